@@ -1,0 +1,54 @@
+"""Test set-up: caches out of $HOME, headless matplotlib, two logical CPU devices, the real-data fixture."""
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+_CACHE = tempfile.mkdtemp(prefix="drise-tf-tests-")
+os.environ.setdefault("KERAS_HOME", os.path.join(_CACHE, "keras"))
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(_CACHE, "mpl"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices, so tf.distribute code is exercised on a one-CPU machine.
+# Must run before TensorFlow initialises its devices, i.e. before any test touches a tensor.
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+except RuntimeError:  # devices already initialised (e.g. conftest imported twice)
+    pass
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SUBSET_ENV = "DRISE_TF_SUBSET"
+
+
+def subset_path() -> pathlib.Path:
+    """Where the development CIFAR-10 subset lives: $DRISE_TF_SUBSET or ../shared/data/cifar10-subset.npz."""
+    return pathlib.Path(os.environ.get(SUBSET_ENV, REPO_ROOT.parent / "shared" / "data" / "cifar10-subset.npz"))
+
+
+@pytest.fixture(scope="session")
+def cifar_subset_file() -> pathlib.Path:
+    """Path of the real CIFAR-10 development subset; skips the test when the file is absent."""
+    path = subset_path()
+    if not path.is_file():
+        pytest.skip(f"real-data test: {path} not found (set {SUBSET_ENV} to point at cifar10-subset.npz)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
