@@ -20,6 +20,8 @@ class Profile:
         Profile name, also the default run folder ``models/<run_name>``.
     run_name : str
         Folder name of the trained run under ``models/``.
+    architecture : str
+        Model to train (see :func:`drise_tf.architectures.build`).
     recipe : str
         Training recipe (see :mod:`drise_tf.training`).
     epochs : int
@@ -51,6 +53,7 @@ class Profile:
 
     name: str
     run_name: str
+    architecture: str = "resnet18"
     recipe: str = "thesis"
     epochs: int = 100
     n_train: Optional[int] = None
@@ -95,6 +98,8 @@ PROFILES: Dict[str, Profile] = {
     "tiny": Profile(
         name="tiny",
         run_name="tiny",
+        architecture="simple_cnn",
+        recipe="thesis",
         epochs=1,
         n_train=256,
         n_val=64,

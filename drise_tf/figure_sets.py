@@ -1,0 +1,108 @@
+"""Sets of figures that ``reproduce`` / ``figures`` write: each function computes, draws and files one set.
+
+Each function takes a :class:`drise_tf.reproduce.FigureBook` (anything with ``add(figure, name, description)``)
+so that the experiments and the one-command regeneration share exactly the same code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any, Dict, List
+
+import numpy as np
+
+from drise_tf import plots
+from drise_tf.data import CLASS_NAMES
+from drise_tf.profiles import Profile
+
+
+def _read_json(path: pathlib.Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; train the run first")
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def training_figures(book: Any, run_dir: str | os.PathLike) -> Dict[str, Any]:
+    """Thesis figures 1-3: learning curves (loss, accuracy) and the test confusion matrix of a trained run.
+
+    Returns the run's evaluation (``evaluation.json``).
+    """
+    run_dir = pathlib.Path(run_dir)
+    history = _read_json(run_dir / "history.json")
+    evaluation = _read_json(run_dir / "evaluation.json")
+    loss_figure, accuracy_figure = plots.learning_curves(history)
+    book.add(loss_figure, "01_training_validation_loss",
+             "Thesis figure 1: training (solid blue) and validation (dashed red) loss, epoch 0 = before training.")
+    book.add(accuracy_figure, "02_training_validation_accuracy",
+             "Thesis figure 2: training and validation accuracy per epoch.")
+    matrix = np.asarray(evaluation["confusion_matrix"])
+    print("Confusion matrix (rows: true, columns: predicted):\n", matrix, flush=True)
+    book.add(plots.confusion_matrix_figure(matrix, CLASS_NAMES), "03_confusion_matrix",
+             f"Thesis figure 3: test confusion matrix (test accuracy {evaluation['accuracy']:.4f}).")
+    return evaluation
+
+
+def prediction_entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in bits of each probability vector (the thesis computed it for every selected image)."""
+    probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    return -(probs * np.log2(probs)).sum(axis=-1)
+
+
+def thesis_drise_figures(
+    book: Any,
+    model: Any,
+    standardizer: Any,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    profile: Profile,
+    *,
+    true_class: int = 3,
+    pair_class: int = 5,
+) -> Dict[str, Any]:
+    """Thesis figure 4: D-RISE maps of the first cats classified as cat and as dog (class pair configurable).
+
+    For each selected test image: the 3D surface of the raw weighted sum (its scale) and the overlay figure.
+
+    Returns
+    -------
+    dict
+        ``indices`` per group, ``maps`` (B,H,W), ``entropy`` (bits) and ``probs``.
+    """
+    from drise_tf.drise import DRise
+    from drise_tf.evaluation import predict_probs, select_images
+
+    x_std = standardizer.transform(x_test)
+    probs = predict_probs(model, x_std)
+    predicted = probs.argmax(axis=1)
+    groups = {
+        f"{CLASS_NAMES[true_class]}_as_{CLASS_NAMES[true_class]}": select_images(
+            y_test, predicted, true_class=true_class, predicted_class=true_class, k=profile.k_images),
+        f"{CLASS_NAMES[true_class]}_as_{CLASS_NAMES[pair_class]}": select_images(
+            y_test, predicted, true_class=true_class, predicted_class=pair_class, k=profile.k_images),
+    }
+    indices = np.concatenate([np.asarray(v, dtype=np.int64) for v in groups.values()])
+    if indices.size == 0:
+        print("[figures] no test image matches the selected class pair; skipping the D-RISE figures", flush=True)
+        return {"indices": groups, "maps": np.zeros((0,) + x_std.shape[1:3], np.float32)}
+    explainer = DRise.thesis(model, n_masks=profile.n_masks, grid_size=profile.grid_size, p=profile.p,
+                             batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed,
+                             progress=True)
+    maps = explainer.explain(x_std[indices], y_test[indices])
+    entropy = prediction_entropy(probs[indices])
+    position = 0
+    for group, members in groups.items():
+        for rank, index in enumerate(members):
+            weighted_sum = maps[position]
+            label = f"test #{index}: true {CLASS_NAMES[y_test[index]]}, predicted {CLASS_NAMES[predicted[index]]}"
+            print(f"[figures] {label}, p={probs[index].max():.3f}, entropy {entropy[position]:.3f} bits", flush=True)
+            book.add(plots.surface_figure(weighted_sum, n_masks=profile.n_masks, p=profile.p),
+                     f"04_{group}_{rank + 1}_surface",
+                     f"Thesis figure 4a, {label}: 3D surface of the raw D-RISE weighted sum (N={profile.n_masks}, "
+                     f"planes at 0.1*N*p and N*p).")
+            book.add(plots.overlay_figure(x_test[index], weighted_sum),
+                     f"04_{group}_{rank + 1}_overlay",
+                     f"Thesis figure 4b, {label}: original image and D-RISE saliency overlay (jet, alpha 0.5).")
+            position += 1
+    return {"indices": groups, "maps": maps, "entropy": entropy, "probs": probs[indices]}

@@ -1,0 +1,167 @@
+"""The orchestration behind ``reproduce`` and ``figures``: train if needed, evaluate, explain, measure, draw.
+
+Every figure lands in ``figures/`` under a stable name, and ``figures/index.md`` says what each one shows and the
+exact command and settings that made it. The same profile and seed give the same figures.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from drise_tf import plots
+from drise_tf._compat import MODEL_SUFFIX, write_text_atomic
+from drise_tf.profiles import Profile, get_profile
+
+
+@dataclass
+class FigureBook:
+    """Saves figures under stable names and writes ``index.md`` describing each one.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where figures go.
+    command : str
+        The command line that made them (recorded in the index).
+    settings : dict
+        The profile settings (recorded in the index).
+    """
+
+    folder: pathlib.Path
+    command: str
+    settings: Dict[str, Any]
+    entries: List[Dict[str, str]] = field(default_factory=list)
+
+    def add(self, figure: Any, name: str, description: str) -> pathlib.Path:
+        """Save ``figure`` as ``<folder>/<name>.png``, close it, and record it for the index."""
+        import matplotlib.pyplot as plt
+
+        path = pathlib.Path(plots.save(figure, self.folder / f"{name}.png"))
+        plt.close(figure)
+        self.entries.append({"file": path.name, "description": description})
+        print(f"[figures] {len(self.entries):3d}  {path}", flush=True)
+        return path
+
+    def write_index(self, extra: str = "") -> pathlib.Path:
+        """Write ``index.md``: every figure, what it shows, and the command and settings that made them."""
+        lines = [
+            "# Figures",
+            "",
+            "Made by:",
+            "",
+            "```",
+            self.command,
+            "```",
+            "",
+            "Settings (profile):",
+            "",
+            "```",
+            *(f"{key} = {value!r}" for key, value in self.settings.items()),
+            "```",
+            "",
+        ]
+        if extra:
+            lines += [extra.rstrip(), ""]
+        lines += ["| figure | what it shows |", "|---|---|"]
+        lines += [f"| [{e['file']}]({e['file']}) | {e['description']} |" for e in self.entries]
+        path = self.folder / "index.md"
+        write_text_atomic(path, "\n".join(lines) + "\n")
+        return path
+
+
+def run_dir_for(profile: Profile, models_dir: str | os.PathLike) -> pathlib.Path:
+    """Folder of the trained run that ``profile`` uses."""
+    return pathlib.Path(models_dir) / profile.run_name
+
+
+def has_trained_model(run_dir: str | os.PathLike) -> bool:
+    """True when ``run_dir`` holds a finished run (its model file)."""
+    return (pathlib.Path(run_dir) / f"model{MODEL_SUFFIX}").is_file()
+
+
+def train_profile(profile: Profile, run_dir: pathlib.Path, *, data: Optional[str], retrain: bool) -> None:
+    """Train (or resume training of) the profile's model into ``run_dir``."""
+    from drise_tf.training import train_run
+
+    resume = (run_dir / "checkpoints").is_dir() and not retrain
+    print(f"[reproduce] training {profile.architecture} ({profile.recipe} recipe, {profile.epochs} epochs) "
+          f"into {run_dir}{' (resuming)' if resume else ''}", flush=True)
+    train_run(
+        run_dir, recipe=profile.recipe, architecture=profile.architecture, data=data, n_train=profile.n_train,
+        n_val=profile.n_val, n_test=profile.n_test, epochs=profile.epochs, seed=profile.seed,
+        precision=profile.precision, resume=resume, lr_quirk=profile.lr_quirk, epoch0_val=profile.epoch0_val,
+        augmentation=profile.augmentation,
+    )
+
+
+def reproduce(
+    profile: str | Profile = "quick",
+    *,
+    data: Optional[str] = None,
+    models_dir: str | os.PathLike = "models",
+    figures_dir: str | os.PathLike = "figures",
+    seed: Optional[int] = None,
+    train: bool = True,
+    retrain: bool = False,
+    epochs: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Train if needed, evaluate, explain and write every figure plus ``figures/index.md``.
+
+    Parameters
+    ----------
+    profile : str or Profile
+        ``"quick"``, ``"thesis"`` (or ``"tiny"`` for tests), or a :class:`Profile`.
+    data : str, optional
+        CIFAR-10 source (see :func:`drise_tf.data.load_cifar10`).
+    models_dir, figures_dir : path
+        Where the trained run lives and where figures go.
+    seed, epochs : int, optional
+        Override the profile's seed / epochs.
+    train : bool
+        Train when the run has no model yet (``reproduce``); if False (``figures``) a missing run is an error.
+    retrain : bool
+        Train anew even when the run exists.
+
+    Returns
+    -------
+    dict
+        ``run_dir``, ``figures`` (paths), ``index`` and ``evaluation``.
+    """
+    from drise_tf.data import load_cifar10
+    from drise_tf.training import load_run
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    overrides = {k: v for k, v in {"seed": seed, "epochs": epochs}.items() if v is not None}
+    prof = prof.replace(**overrides)
+    run_dir = run_dir_for(prof, models_dir)
+    if retrain or not has_trained_model(run_dir):
+        if not train:
+            raise FileNotFoundError(
+                f"no trained model in {run_dir}; run `python -m drise_tf reproduce --profile {prof.name}` first"
+            )
+        train_profile(prof, run_dir, data=data, retrain=retrain)
+
+    model, standardizer = load_run(run_dir)
+    (_, _), (x_test, y_test) = load_cifar10(data)
+    if prof.n_test is not None:
+        x_test, y_test = x_test[: prof.n_test], y_test[: prof.n_test]
+    y_test = y_test.reshape(-1).astype(np.int64)
+
+    command = " ".join(["python -m drise_tf", *map(shlex.quote, sys.argv[1:])]) if sys.argv[1:] else (
+        f"python -m drise_tf figures --profile {prof.name}"
+    )
+    book = FigureBook(pathlib.Path(figures_dir), command, dataclasses.asdict(prof))
+    from drise_tf import figure_sets
+
+    evaluation = figure_sets.training_figures(book, run_dir)
+    figure_sets.thesis_drise_figures(book, model, standardizer, x_test, y_test, prof)
+    index = book.write_index()
+    return {"run_dir": run_dir, "figures": [book.folder / e["file"] for e in book.entries], "index": index,
+            "evaluation": evaluation}
