@@ -88,3 +88,11 @@ def load_model(path: str | os.PathLike, **kwargs: Any) -> Any:
         raise FileNotFoundError(f"model file {path!r} does not exist")
     kwargs.setdefault("compile", False)
     return keras.models.load_model(path, **kwargs)
+
+
+def variable_short_name(variable: Any) -> str:
+    """A layer weight's own name without scope or suffix ("kernel", "gamma", "moving_mean").
+
+    Keras 3 names variables "kernel" (path "dense/kernel"); Keras 2 names them "dense/kernel:0".
+    """
+    return variable.name.split("/")[-1].split(":")[0]
