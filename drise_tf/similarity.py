@@ -125,7 +125,7 @@ def probability(probs: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 @register("margin", description="p_t minus the largest other probability, t = argmax(target)", higher_is_kept=True)
 def margin(probs: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     classes = tf.shape(probs)[-1]
-    is_target = tf.one_hot(tf.argmax(target, axis=-1), classes, dtype=tf.bool)
+    is_target = tf.one_hot(tf.argmax(target, axis=-1), classes) > 0.5
     p_t = tf.reduce_max(tf.where(is_target, probs, tf.fill(tf.shape(probs), -1.0)), axis=-1)
     other = tf.reduce_max(tf.where(is_target, tf.fill(tf.shape(probs), -1.0), probs), axis=-1)
     return p_t - other
