@@ -1,0 +1,409 @@
+"""Figure functions: arrays in, :class:`matplotlib.figure.Figure` out.
+
+Figures are made with ``matplotlib.pyplot`` (so they appear in Spyder's Plots pane) and returned open: the caller
+shows, restyles, saves (:func:`save`) or closes them. Figures that reproduce a thesis figure (SPEC 1.4) keep its
+titles, sizes, colours and axis labels. Nothing here calls a model or reads files.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+Interval = Tuple[float, float, float]
+
+LOSS_TITLE = "Training and Validation Loss"
+ACCURACY_TITLE = "Training and Validation Accuracy"
+CONFUSION_TITLE = "Confusion Matrix"
+SURFACE_TITLE = "3D Surface Visualization of w_norm Matrix"
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def _image(image: np.ndarray, name: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+        raise ValueError(f"{name} must have shape (H, W, 3), (H, W, 1) or (H, W), got shape {image.shape}")
+    return image
+
+
+def _saliency(saliency: np.ndarray, name: str) -> np.ndarray:
+    saliency = np.asarray(saliency, dtype=np.float64)
+    if saliency.ndim != 2:
+        raise ValueError(f"{name} must have shape (H, W), got shape {saliency.shape}")
+    if not np.all(np.isfinite(saliency)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return saliency
+
+
+def _show_image(ax, image: np.ndarray, saliency: Optional[np.ndarray] = None, *, alpha: float = 0.5):
+    """Draw ``image`` (grey if 2-D) and, if given, ``saliency`` over it (jet, ``alpha``) stretched to the image."""
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    ax.axis("off")
+    if saliency is None:
+        return None
+    height, width = image.shape[:2]
+    return ax.imshow(saliency, cmap="jet", alpha=alpha, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+
+
+# --------------------------------------------------------------------------------------- thesis figures 1-4
+def learning_curves(history: Mapping[str, Sequence[float]]) -> Tuple[Figure, Figure]:
+    """Thesis figures 1 and 2: training (solid blue) and validation (dashed red) loss and accuracy per epoch.
+
+    Parameters
+    ----------
+    history : dict
+        Lists ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and optionally ``epoch`` (default 0, 1, ...),
+        all of the same length (epoch 0 is the evaluation before training).
+
+    Returns
+    -------
+    (loss_figure, accuracy_figure)
+        6x4 in each; legends upper right (loss) and lower right (accuracy).
+    """
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    missing = [key for key in keys if key not in history]
+    if missing:
+        raise ValueError(f"history is missing {missing}; it needs {list(keys)} (and optionally 'epoch')")
+    length = len(history["loss"])
+    epochs = list(history.get("epoch", range(length)))
+    for key in keys + ("epoch",):
+        if key in history and len(history[key]) != length:
+            raise ValueError(f"history[{key!r}] has {len(history[key])} values, history['loss'] has {length}")
+    figures = []
+    for key, label, title, legend in (
+        ("loss", "Loss", LOSS_TITLE, "upper right"),
+        ("accuracy", "Accuracy", ACCURACY_TITLE, "lower right"),
+    ):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(epochs, history[key], "b-", label=f"Training {label}")
+        ax.plot(epochs, history[f"val_{key}"], "r--", label=f"Validation {label}")
+        ax.set_title(title)
+        ax.set_xlabel("Epochs")
+        ax.set_ylabel(label)
+        ax.legend(loc=legend)
+        figures.append(fig)
+    return figures[0], figures[1]
+
+
+def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """Thesis figure 3: 10x8 in seaborn heatmap of counts (annotated integers, Blues), class names on both axes."""
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square matrix, got shape {cm.shape}")
+    if len(class_names) != cm.shape[0]:
+        raise ValueError(f"class_names has {len(class_names)} names, cm has {cm.shape[0]} classes")
+    if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
+        raise ValueError("cm must hold non-negative integer counts")
+    fig, ax = plt.subplots(figsize=(10, 8))
+    sns.heatmap(cm.astype(np.int64), annot=True, fmt="d", cmap="Blues",
+                xticklabels=list(class_names), yticklabels=list(class_names), ax=ax)
+    ax.set_xlabel("Predicted labels")
+    ax.set_ylabel("True labels")
+    ax.set_title(CONFUSION_TITLE)
+    return fig
+
+
+def surface_figure(weighted_sum: np.ndarray, *, n_masks: int, p: float) -> Figure:
+    """Thesis figure 4a: 3-D surface (viridis) of an un-normalised D-RISE map with planes at 0.1*N*p and N*p.
+
+    The blue plane at 0.1*N*p and the red plane at N*p (250 and 2500 for N = 5000, p = 0.5) show its scale.
+    """
+    weighted_sum = _saliency(weighted_sum, "weighted_sum")
+    if isinstance(n_masks, bool) or int(n_masks) != n_masks or n_masks < 1:
+        raise ValueError(f"n_masks must be a positive integer, got {n_masks!r}")
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"p must be in (0, 1], got {p!r}")
+    height, width = weighted_sum.shape
+    x, y = np.meshgrid(np.arange(width), np.arange(height))
+    fig = plt.figure(figsize=(8, 6))
+    ax = fig.add_subplot(projection="3d")
+    surface = ax.plot_surface(x, y, weighted_sum, cmap="viridis")
+    for name, level, colour in (("0.1*N*p", 0.1 * n_masks * p, "blue"), ("N*p", n_masks * p, "red")):
+        ax.plot_surface(x, y, np.full_like(weighted_sum, level), color=colour, alpha=0.3, label=f"{name} = {level:g}")
+    fig.colorbar(surface, ax=ax, shrink=0.6, pad=0.1)
+    ax.set_title(SURFACE_TITLE)
+    ax.set_xlabel("X")
+    ax.set_ylabel("Y")
+    ax.set_zlabel("w_norm")
+    return fig
+
+
+def overlay_figure(image_uint8: np.ndarray, saliency: np.ndarray, *, title: Optional[str] = None) -> Figure:
+    """Thesis figure 4b: 8x4 in, "Original Image" beside "Saliency Map" (image, map over it in jet, alpha 0.5).
+
+    The map is stretched over the image, so it may have another resolution (e.g. a 224x224 map of a 32x32 image).
+    """
+    image = _image(image_uint8, "image_uint8")
+    saliency = _saliency(saliency, "saliency")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+    _show_image(left, image)
+    left.set_title("Original Image")
+    overlay = _show_image(right, image, saliency)
+    right.set_title("Saliency Map")
+    fig.colorbar(overlay, ax=right)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ comparison figures
+def saliency_grid(
+    images_uint8: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    row_labels: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+    overlay: bool = True,
+) -> Figure:
+    """Rows = images; first column the image, then one column per method or score (map over the image).
+
+    Parameters
+    ----------
+    images_uint8 : np.ndarray
+        (B, H, W, 3) images.
+    maps : dict
+        Column name -> maps (B, h, w); each map is scaled to its own range.
+    row_labels : sequence of str, optional
+        One label per image, written left of the row.
+    overlay : bool
+        Draw maps over the image (jet, alpha 0.5) or alone.
+    """
+    images = np.asarray(images_uint8)
+    if images.ndim not in (3, 4) or len(images) < 1:
+        raise ValueError(f"images_uint8 must have shape (B, H, W, 3), got shape {images.shape}")
+    if not maps:
+        raise ValueError("maps must name at least one set of maps")
+    for name, values in maps.items():
+        if np.ndim(values) != 3 or len(values) != len(images):
+            raise ValueError(f"maps[{name!r}] must have shape ({len(images)}, H, W), got shape {np.shape(values)}")
+    if row_labels is not None and len(row_labels) != len(images):
+        raise ValueError(f"row_labels has {len(row_labels)} labels for {len(images)} images")
+    rows, cols = len(images), len(maps) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.8 * rows + (0.4 if title else 0)), squeeze=False)
+    for row in range(rows):
+        image = _image(images[row], "images_uint8[i]")
+        _show_image(axes[row, 0], image)
+        for col, (name, values) in enumerate(maps.items(), start=1):
+            saliency = _saliency(values[row], f"maps[{name!r}][i]")
+            if overlay:
+                _show_image(axes[row, col], image, saliency)
+            else:
+                axes[row, col].imshow(saliency, cmap="jet")
+                axes[row, col].axis("off")
+        if row_labels is not None:
+            axes[row, 0].text(-0.08, 0.5, row_labels[row], transform=axes[row, 0].transAxes,
+                              rotation=90, ha="right", va="center", fontsize=8)
+    axes[0, 0].set_title("Image", fontsize=9)
+    for col, name in enumerate(maps, start=1):
+        axes[0, col].set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _intervals(table: Union[Mapping[str, Mapping[str, Interval]], Sequence[Mapping]]) -> Dict[str, Dict[str, Interval]]:
+    """``{name: {metric: (mean, low, high)}}`` from that form or from rows with name/metric/mean/low/high."""
+    if isinstance(table, Mapping):
+        return {str(name): {str(m): tuple(float(v) for v in iv) for m, iv in per_metric.items()}
+                for name, per_metric in table.items()}
+    out: Dict[str, Dict[str, Interval]] = {}
+    for row in table:
+        missing = {"name", "metric", "mean", "low", "high"} - set(row)
+        if missing:
+            raise ValueError(f"table rows need name, metric, mean, low, high; a row lacks {sorted(missing)}")
+        out.setdefault(str(row["name"]), {})[str(row["metric"])] = (
+            float(row["mean"]), float(row["low"]), float(row["high"]))
+    return out
+
+
+def metric_bars(
+    table: Union[Mapping[str, Mapping[str, Interval]], Sequence[Mapping]],
+    *,
+    metric: Union[str, Sequence[str]],
+    title: Optional[str] = None,
+    ylabel: Optional[str] = None,
+) -> Figure:
+    """Bars of the mean with its confidence interval as error bars, one group per method or score.
+
+    Parameters
+    ----------
+    table : dict or list of dict
+        ``{name: {metric: (mean, low, high)}}``, or rows ``{"name", "metric", "mean", "low", "high", ...}`` as
+        returned by ``drise_tf.metrics.summary_table`` (or read back from its CSV).
+    metric : str or sequence of str
+        Metric(s) to draw; several metrics give grouped bars (e.g. deletion and insertion AUC).
+    """
+    intervals = _intervals(table)
+    if not intervals:
+        raise ValueError("table is empty")
+    wanted = [metric] if isinstance(metric, str) else list(metric)
+    names = list(intervals)
+    for name in names:
+        absent = [m for m in wanted if m not in intervals[name]]
+        if absent:
+            raise ValueError(f"metric {absent} missing for {name!r}; it has {sorted(intervals[name])}")
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(names) * len(wanted) + 1.5), 4))
+    positions = np.arange(len(names))
+    width = 0.8 / len(wanted)
+    for i, name_of_metric in enumerate(wanted):
+        mean, low, high = (np.array([intervals[n][name_of_metric][k] for n in names]) for k in range(3))
+        errors = np.nan_to_num(np.stack([mean - low, high - mean]))
+        ax.bar(positions + (i - (len(wanted) - 1) / 2) * width, mean, width, yerr=errors, capsize=3,
+               label=name_of_metric)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel(ylabel or (wanted[0] if len(wanted) == 1 else "value"))
+    if len(wanted) > 1:
+        ax.legend()
+    ax.set_title(title or ", ".join(wanted) + " (mean and confidence interval)")
+    fig.tight_layout()
+    return fig
+
+
+def agreement_heatmap(names: Sequence[str], matrix: np.ndarray, *, title: str = "Rank correlation") -> Figure:
+    """Annotated heatmap (-1 to 1, diverging colours) of pairwise agreement between methods or scores."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (len(names), len(names)):
+        raise ValueError(f"matrix must have shape ({len(names)}, {len(names)}) for {len(names)} names, "
+                         f"got shape {matrix.shape}")
+    size = max(4.0, 0.8 * len(names) + 2.0)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    sns.heatmap(matrix, annot=True, fmt=".2f", cmap="vlag", vmin=-1.0, vmax=1.0, square=True,
+                xticklabels=list(names), yticklabels=list(names), ax=ax)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def causal_curve_figure(
+    curves: Mapping[str, np.ndarray],
+    *,
+    mode: str,
+    x: Optional[np.ndarray] = None,
+    aucs: Optional[Mapping[str, float]] = None,
+    title: Optional[str] = None,
+) -> Figure:
+    """Deletion or insertion curves of several methods (a (B, n) array is drawn as its mean over images).
+
+    Parameters
+    ----------
+    curves : dict
+        Name -> curve (n,) or curves (B, n).
+    mode : {"deletion", "insertion"}
+    x : np.ndarray, optional
+        Fraction of pixels changed per step (default equally spaced on [0, 1]).
+    aucs : dict, optional
+        Name -> AUC, shown in the legend.
+    """
+    if mode not in ("deletion", "insertion"):
+        raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
+    if not curves:
+        raise ValueError("curves must name at least one curve")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim not in (1, 2):
+            raise ValueError(f"curves[{name!r}] must have shape (n,) or (B, n), got shape {values.shape}")
+        mean = values if values.ndim == 1 else values.mean(axis=0)
+        positions = np.linspace(0.0, 1.0, len(mean)) if x is None else np.asarray(x)
+        if positions.shape != mean.shape:
+            raise ValueError(f"x has shape {positions.shape}, curves[{name!r}] has {len(mean)} steps")
+        label = name if aucs is None or name not in aucs else f"{name} (AUC {aucs[name]:.3f})"
+        ax.plot(positions, mean, label=label)
+    verb = "deleted" if mode == "deletion" else "inserted"
+    ax.set_xlabel(f"Fraction of pixels {verb}")
+    ax.set_ylabel("Probability of the predicted class")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_title(title or f"{mode.capitalize()} curves")
+    ax.legend(loc="upper right" if mode == "deletion" else "lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def labelled_image_grid(
+    images_uint8: np.ndarray,
+    titles: Sequence[str],
+    *,
+    ncols: int = 5,
+    maps: Optional[np.ndarray] = None,
+    suptitle: Optional[str] = None,
+) -> Figure:
+    """Images (optionally with a map over each) in a grid, each with its own title (e.g. "true: cat / pred: dog")."""
+    images = np.asarray(images_uint8)
+    if images.ndim not in (3, 4) or len(images) < 1:
+        raise ValueError(f"images_uint8 must have shape (B, H, W, 3), got shape {images.shape}")
+    if len(titles) != len(images):
+        raise ValueError(f"titles has {len(titles)} entries for {len(images)} images")
+    if isinstance(ncols, bool) or int(ncols) != ncols or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    if maps is not None and (np.ndim(maps) != 3 or len(maps) != len(images)):
+        raise ValueError(f"maps must have shape ({len(images)}, H, W), got shape {np.shape(maps)}")
+    ncols = min(int(ncols), len(images))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.4 * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for index, ax in enumerate(axes.ravel()):
+        if index >= len(images):
+            ax.axis("off")
+            continue
+        saliency = None if maps is None else _saliency(maps[index], "maps[i]")
+        _show_image(ax, _image(images[index], "images_uint8[i]"), saliency)
+        ax.set_title(titles[index], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_sweep_figure(
+    xs: Sequence[float],
+    accuracies: Union[Sequence[float], Mapping[str, Sequence[float]]],
+    *,
+    xlabel: str,
+    title: str,
+) -> Figure:
+    """Accuracy against a swept parameter (e.g. the FGSM epsilon); a dict draws one line per model."""
+    xs = np.asarray(xs, dtype=np.float64)
+    lines = dict(accuracies) if isinstance(accuracies, Mapping) else {None: accuracies}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in lines.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != xs.shape:
+            raise ValueError(f"accuracies{'' if label is None else f'[{label!r}]'} has shape {values.shape}, "
+                             f"xs has shape {xs.shape}")
+        ax.plot(xs, values, "o-", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Accuracy")
+    ax.set_ylim(0.0, 1.05)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if isinstance(accuracies, Mapping):
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, path: Union[str, os.PathLike], *, dpi: int = 100, close: bool = False) -> str:
+    """Write ``fig`` as PNG to ``path`` (parent folders created); close it only if ``close``. Returns the path."""
+    path = os.fspath(path)
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"path must end with .png, got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=dpi, format="png")
+    if close:
+        plt.close(fig)
+    return path
+
+
+__all__: List[str] = [
+    "learning_curves", "confusion_matrix_figure", "surface_figure", "overlay_figure", "saliency_grid",
+    "metric_bars", "agreement_heatmap", "causal_curve_figure", "labelled_image_grid", "accuracy_sweep_figure", "save",
+]
