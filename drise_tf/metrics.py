@@ -195,7 +195,9 @@ def causal_curves(
         classes = predicted_classes(model, images, batch_size=batch_size)
     classes = np.asarray(classes)
     if classes.shape != (n_images,) or not np.issubdtype(classes.dtype, np.integer):
-        raise ValueError(f"classes must be integer class indices of shape ({n_images},), got {classes.dtype} {classes.shape}")
+        raise ValueError(
+            f"classes must be integer class indices of shape ({n_images},), got {classes.dtype} {classes.shape}"
+        )
 
     if mode == "deletion":
         start, finish = images, np.zeros_like(images)
@@ -477,10 +479,8 @@ def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> Tuple[float, flo
     return mean, float(low), float(high)
 
 
-def summary_table(
-    values: Mapping[str, Mapping[str, np.ndarray]], *, confidence: float = 0.95
-) -> List[dict]:
-    """Rows ``{"name", "metric", "mean", "low", "high", "n"}`` for every name and metric (input of ``plots.metric_bars``).
+def summary_table(values: Mapping[str, Mapping[str, np.ndarray]], *, confidence: float = 0.95) -> List[dict]:
+    """Rows ``{"name", "metric", "mean", "low", "high", "n"}`` per name and metric (input of ``plots.metric_bars``).
 
     Parameters
     ----------
@@ -492,5 +492,7 @@ def summary_table(
     for name, metrics in values.items():
         for metric, vals in metrics.items():
             mean, low, high = mean_ci(vals, confidence=confidence)
-            rows.append({"name": name, "metric": metric, "mean": mean, "low": low, "high": high, "n": int(np.size(vals))})
+            rows.append(
+                {"name": name, "metric": metric, "mean": mean, "low": low, "high": high, "n": int(np.size(vals))}
+            )
     return rows

@@ -327,6 +327,42 @@ def causal_curve_figure(
     return fig
 
 
+def randomization_figure(
+    rows_by_method: Mapping[str, Sequence[Mapping]], *, key: str = "spearman", title: Optional[str] = None
+) -> Figure:
+    """Cascading model-randomisation check: rank correlation with the trained model's maps after each layer.
+
+    Parameters
+    ----------
+    rows_by_method : dict
+        Method name -> rows of ``drise_tf.metrics.randomization_check`` (``step``, ``layer``, ``spearman``,
+        ``spearman_abs``); every method must have randomised the same layers.
+    key : str
+        Row value to draw (``"spearman"`` or ``"spearman_abs"``).
+    """
+    if not rows_by_method:
+        raise ValueError("rows_by_method must name at least one method")
+    first = next(iter(rows_by_method.values()))
+    layers = [row["layer"] for row in first]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(layers) + 2.0), 4))
+    for name, rows in rows_by_method.items():
+        if [row["layer"] for row in rows] != layers:
+            raise ValueError(f"rows_by_method[{name!r}] randomised other layers than the first method")
+        if any(key not in row for row in rows):
+            raise ValueError(f"rows_by_method[{name!r}] rows lack {key!r}")
+        ax.plot(range(len(rows)), [float(row[key]) for row in rows], "o-", label=name)
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(["original" if layer is None else str(layer) for layer in layers], rotation=45, ha="right")
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("Randomised down to layer")
+    ax.set_ylabel(f"Rank correlation ({key})")
+    ax.set_title(title or "Cascading randomisation of the model")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def labelled_image_grid(
     images_uint8: np.ndarray,
     titles: Sequence[str],
@@ -405,5 +441,6 @@ def save(fig: Figure, path: Union[str, os.PathLike], *, dpi: int = 100, close: b
 
 __all__: List[str] = [
     "learning_curves", "confusion_matrix_figure", "surface_figure", "overlay_figure", "saliency_grid",
-    "metric_bars", "agreement_heatmap", "causal_curve_figure", "labelled_image_grid", "accuracy_sweep_figure", "save",
+    "metric_bars", "agreement_heatmap", "causal_curve_figure", "randomization_figure", "labelled_image_grid",
+    "accuracy_sweep_figure", "save",
 ]

@@ -190,6 +190,23 @@ def test_causal_curve_figure(tmp_path):
         plots.causal_curve_figure(curves, mode="deletion", x=np.zeros(3))
 
 
+def test_randomization_figure(tmp_path):
+    rows = [{"step": 0, "layer": None, "spearman": 1.0, "spearman_abs": 1.0},
+            {"step": 1, "layer": "dense", "spearman": 0.4, "spearman_abs": 0.5},
+            {"step": 2, "layer": "conv", "spearman": 0.1, "spearman_abs": 0.2}]
+    fig = written(plots.randomization_figure({"saliency": rows, "drise": rows[:2] + [dict(rows[2], spearman=0.9)]}),
+                  tmp_path)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["original", "dense", "conv"]
+    assert ax.get_lines()[1].get_ydata().tolist() == [1.0, 0.4, 0.9]
+    abs_fig = plots.randomization_figure({"saliency": rows}, key="spearman_abs")
+    assert abs_fig.axes[0].get_lines()[0].get_ydata().tolist() == [1.0, 0.5, 0.2]
+    with pytest.raises(ValueError, match="other layers"):
+        plots.randomization_figure({"a": rows, "b": rows[:2]})
+    with pytest.raises(ValueError, match="lack 'kendall'"):
+        plots.randomization_figure({"a": rows}, key="kendall")
+
+
 def test_labelled_image_grid(tmp_path):
     titles = ["true: cat / pred: dog", "true: cat / pred: cat", "true: dog / pred: cat"]
     fig = written(plots.labelled_image_grid(IMAGES, titles, ncols=2, maps=MAPS, suptitle="Grad-CAM"), tmp_path)
