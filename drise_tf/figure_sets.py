@@ -1,6 +1,6 @@
 """Sets of figures that ``reproduce`` / ``figures`` write: each function computes, draws and files one set.
 
-Each function takes a :class:`drise_tf.reproduce.FigureBook` (anything with ``add(figure, name, description)``)
+Each function takes a :class:`FigureBook` (anything with ``add(figure, name, description)``)
 so that the experiments and the one-command regeneration share exactly the same code.
 """
 from __future__ import annotations
@@ -8,13 +8,77 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from typing import Any, Dict, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from drise_tf import plots
+from drise_tf._compat import write_text_atomic
 from drise_tf.data import CLASS_NAMES
 from drise_tf.profiles import Profile
+
+
+@dataclass
+class FigureBook:
+    """Saves figures under stable names and writes ``index.md`` describing each one.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where figures go.
+    command : str
+        The command line that made them (recorded in the index).
+    settings : dict
+        The profile settings (recorded in the index).
+    keep_open : bool
+        Leave figures open after saving (Spyder shows them in its Plots pane); default: close them.
+    """
+
+    folder: pathlib.Path
+    command: str
+    settings: Dict[str, Any]
+    keep_open: bool = False
+    entries: List[Dict[str, str]] = field(default_factory=list)
+
+    def add(self, figure: Any, name: str, description: str) -> pathlib.Path:
+        """Save ``figure`` as ``<folder>/<name>.png``, record it for the index, close it unless ``keep_open``."""
+        path = pathlib.Path(plots.save(figure, self.folder / f"{name}.png", close=not self.keep_open))
+        self.entries.append({"file": path.name, "description": description})
+        print(f"[figures] {len(self.entries):3d}  {path}", flush=True)
+        return path
+
+    def add_table(self, table: Any, filename: str, description: str) -> pathlib.Path:
+        """Write ``table`` (anything with ``write_csv(path)``) as ``<folder>/<filename>`` and record it."""
+        path = pathlib.Path(table.write_csv(self.folder / filename))
+        self.entries.append({"file": path.name, "description": description})
+        return path
+
+    def write_index(self, extra: str = "") -> pathlib.Path:
+        """Write ``index.md``: every figure, what it shows, and the command and settings that made them."""
+        lines = [
+            "# Figures",
+            "",
+            "Made by:",
+            "",
+            "```",
+            self.command,
+            "```",
+            "",
+            "Settings (profile):",
+            "",
+            "```",
+            *(f"{key} = {value!r}" for key, value in self.settings.items()),
+            "```",
+            "",
+        ]
+        if extra:
+            lines += [extra.rstrip(), ""]
+        lines += ["| figure | what it shows |", "|---|---|"]
+        lines += [f"| [{e['file']}]({e['file']}) | {e['description']} |" for e in self.entries]
+        path = self.folder / "index.md"
+        write_text_atomic(path, "\n".join(lines) + "\n")
+        return path
 
 
 def _read_json(path: pathlib.Path) -> Any:
@@ -106,3 +170,55 @@ def thesis_drise_figures(
                      f"Thesis figure 4b, {label}: original image and D-RISE saliency overlay (jet, alpha 0.5).")
             position += 1
     return {"indices": groups, "maps": maps, "entropy": entropy, "probs": probs[indices]}
+
+
+def _comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, prefix: str, what: str,
+                        grid_names: Sequence[str], row_labels: Sequence[str]) -> None:
+    """The grid, AUC bars, agreement heatmap and CSV table of one :class:`drise_tf.comparison.Comparison`."""
+    shown = min(len(images_uint8), 6)
+    grid = {name: comparison.maps[name][:shown] for name in grid_names}
+    book.add(plots.saliency_grid(images_uint8[:shown], grid, row_labels=list(row_labels)[:shown],
+                                 title=f"{what}: maps"), f"{prefix}_grid",
+             f"{what}: the first {shown} compared test images (rows) under each variant (columns).")
+    table = comparison.table()
+    book.add(plots.metric_bars(table, metric=["deletion_auc", "insertion_auc"],
+                               title=f"{what}: deletion (lower is better) and insertion (higher) AUC",
+                               ylabel="AUC (mean, 95% interval)"), f"{prefix}_auc",
+             f"{what}: deletion and insertion AUC over {len(images_uint8)} test images, mean and 95% interval.")
+    names, matrix = comparison.agreement
+    book.add(plots.agreement_heatmap(names, matrix, title=f"{what}: mean Spearman rank correlation"),
+             f"{prefix}_agreement", f"{what}: pairwise Spearman rank correlation of the maps, mean over images.")
+    book.add_table(comparison, f"{prefix}_auc.csv", f"{what}: the AUC table behind the bars (CSV).")
+    print(comparison.format(), flush=True)
+
+
+def _compared_images(standardizer: Any, x_test: np.ndarray, y_test: np.ndarray, k: int):
+    x = x_test[:k]
+    return x, standardizer.transform(x), y_test[:k], [f"#{i} {CLASS_NAMES[c]}" for i, c in enumerate(y_test[:k])]
+
+
+def similarity_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray, y_test: np.ndarray,
+                       profile: Profile) -> Any:
+    """Every registered similarity score x every normalisation on the first ``k_compare`` test images."""
+    from drise_tf.comparison import similarity_comparison
+
+    x, x_std, labels, row_labels = _compared_images(standardizer, x_test, y_test, profile.k_compare)
+    comparison = similarity_comparison(
+        model, x_std, labels, n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
+        batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed)
+    grid_names = [name for name in comparison.maps if name.endswith("/none")]
+    _comparison_figures(book, comparison, x, "05_similarity", "Similarity scores", grid_names, row_labels)
+    return comparison
+
+
+def method_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray, y_test: np.ndarray,
+                   profile: Profile, methods: Optional[Dict[str, Any]] = None) -> Any:
+    """D-RISE variants against saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Faster-Score-CAM."""
+    from drise_tf.comparison import method_comparison
+
+    x, x_std, labels, row_labels = _compared_images(standardizer, x_test, y_test, profile.k_compare)
+    comparison = method_comparison(
+        model, x_std, labels, methods=methods, n_masks=profile.compare_masks, grid_size=profile.grid_size,
+        p=profile.p, batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed)
+    _comparison_figures(book, comparison, x, "06_methods", "Methods", list(comparison.maps), row_labels)
+    return comparison

@@ -10,70 +10,12 @@ import os
 import pathlib
 import shlex
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from drise_tf import plots
-from drise_tf._compat import MODEL_SUFFIX, write_text_atomic
+from drise_tf._compat import MODEL_SUFFIX
 from drise_tf.profiles import Profile, get_profile
-
-
-@dataclass
-class FigureBook:
-    """Saves figures under stable names and writes ``index.md`` describing each one.
-
-    Parameters
-    ----------
-    folder : pathlib.Path
-        Where figures go.
-    command : str
-        The command line that made them (recorded in the index).
-    settings : dict
-        The profile settings (recorded in the index).
-    """
-
-    folder: pathlib.Path
-    command: str
-    settings: Dict[str, Any]
-    entries: List[Dict[str, str]] = field(default_factory=list)
-
-    def add(self, figure: Any, name: str, description: str) -> pathlib.Path:
-        """Save ``figure`` as ``<folder>/<name>.png``, close it, and record it for the index."""
-        import matplotlib.pyplot as plt
-
-        path = pathlib.Path(plots.save(figure, self.folder / f"{name}.png"))
-        plt.close(figure)
-        self.entries.append({"file": path.name, "description": description})
-        print(f"[figures] {len(self.entries):3d}  {path}", flush=True)
-        return path
-
-    def write_index(self, extra: str = "") -> pathlib.Path:
-        """Write ``index.md``: every figure, what it shows, and the command and settings that made them."""
-        lines = [
-            "# Figures",
-            "",
-            "Made by:",
-            "",
-            "```",
-            self.command,
-            "```",
-            "",
-            "Settings (profile):",
-            "",
-            "```",
-            *(f"{key} = {value!r}" for key, value in self.settings.items()),
-            "```",
-            "",
-        ]
-        if extra:
-            lines += [extra.rstrip(), ""]
-        lines += ["| figure | what it shows |", "|---|---|"]
-        lines += [f"| [{e['file']}]({e['file']}) | {e['description']} |" for e in self.entries]
-        path = self.folder / "index.md"
-        write_text_atomic(path, "\n".join(lines) + "\n")
-        return path
 
 
 def run_dir_for(profile: Profile, models_dir: str | os.PathLike) -> pathlib.Path:
@@ -157,11 +99,14 @@ def reproduce(
     command = " ".join(["python -m drise_tf", *map(shlex.quote, sys.argv[1:])]) if sys.argv[1:] else (
         f"python -m drise_tf figures --profile {prof.name}"
     )
-    book = FigureBook(pathlib.Path(figures_dir), command, dataclasses.asdict(prof))
     from drise_tf import figure_sets
+
+    book = figure_sets.FigureBook(pathlib.Path(figures_dir), command, dataclasses.asdict(prof))
 
     evaluation = figure_sets.training_figures(book, run_dir)
     figure_sets.thesis_drise_figures(book, model, standardizer, x_test, y_test, prof)
+    figure_sets.similarity_figures(book, model, standardizer, x_test, y_test, prof)
+    figure_sets.method_figures(book, model, standardizer, x_test, y_test, prof)
     index = book.write_index()
     return {"run_dir": run_dir, "figures": [book.folder / e["file"] for e in book.entries], "index": index,
             "evaluation": evaluation}

@@ -1,0 +1,207 @@
+"""Quantitative comparisons: D-RISE similarity scores x normalisations, and D-RISE against the other methods.
+
+Each comparison returns a :class:`Comparison`: the maps, the deletion / insertion AUC of every map, the pairwise
+rank agreement between them, and a table (mean with a 95% interval) that can be written as CSV.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from drise_tf import explainers, metrics, similarity
+from drise_tf.drise import NORMALIZATIONS, DRise
+
+#: The methods compared with D-RISE by default: display name -> (explainer name, options).
+DEFAULT_METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "D-RISE cosine (thesis)": ("drise", {"similarity": "cosine", "normalization": "none"}),
+    "D-RISE probability": ("drise", {"similarity": "probability", "normalization": "debiased"}),
+    "RISE": ("rise", {}),
+    "Saliency": ("saliency", {}),
+    "SmoothGrad": ("smoothgrad", {}),
+    "Grad-CAM": ("gradcam", {}),
+    "Grad-CAM++": ("gradcam++", {}),
+    "Faster-Score-CAM": ("faster_scorecam", {}),
+}
+#: Options of the masking methods that the comparison sets from its own arguments.
+MASKING_METHODS = ("drise", "rise")
+
+
+@dataclass
+class Comparison:
+    """Maps of several methods (or scores) on the same images, with their faithfulness and agreement.
+
+    Attributes
+    ----------
+    maps : dict
+        Name -> float32 maps (B, H, W).
+    aucs : dict
+        Name -> {"deletion_auc": (B,), "insertion_auc": (B,)}.
+    agreement : (list of str, np.ndarray)
+        Names and the mean pairwise Spearman rank correlation (M, M).
+    """
+
+    maps: Dict[str, np.ndarray]
+    aucs: Dict[str, Dict[str, np.ndarray]]
+    agreement: Tuple[List[str], np.ndarray]
+
+    def table(self, confidence: float = 0.95) -> List[dict]:
+        """Rows ``name, metric, mean, low, high, n`` (see :func:`drise_tf.metrics.summary_table`)."""
+        return metrics.summary_table(self.aucs, confidence=confidence)
+
+    def write_csv(self, path: str | os.PathLike) -> str:
+        """Write :meth:`table` as CSV; returns the path."""
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        rows = self.table()
+        with open(path, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    def format(self) -> str:
+        """The table as aligned text, for printing."""
+        lines = [f"{'name':36s} {'metric':14s} {'mean':>8s} {'95% interval':>20s}"]
+        for row in self.table():
+            lines.append(f"{row['name']:36s} {row['metric']:14s} {row['mean']:8.4f} "
+                         f"[{row['low']:8.4f}, {row['high']:8.4f}]")
+        return "\n".join(lines)
+
+
+def faithfulness(
+    model: Any, images: np.ndarray, maps: Mapping[str, np.ndarray], *, step: Optional[int] = None,
+    batch_size: int = 256,
+) -> Dict[str, Dict[str, np.ndarray]]:
+    """Deletion and insertion AUC of every map set; map sets that order the pixels identically are measured once.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The explained model (probabilities out).
+    images : np.ndarray
+        Model-input images (B, H, W, C).
+    maps : dict
+        Name -> maps (B, H, W).
+    step : int, optional
+        Pixels per deletion / insertion step (default: H*W/32).
+    """
+    classes = metrics.predicted_classes(model, images, batch_size=batch_size)
+    measured: Dict[bytes, Dict[str, np.ndarray]] = {}
+    result: Dict[str, Dict[str, np.ndarray]] = {}
+    for name, name_maps in maps.items():
+        key = metrics.salience_order(name_maps).tobytes()
+        if key not in measured:
+            found = metrics.deletion_insertion(model, images, name_maps, step=step, batch_size=batch_size,
+                                               classes=classes)
+            measured[key] = {"deletion_auc": found["deletion_auc"], "insertion_auc": found["insertion_auc"]}
+        result[name] = measured[key]
+    return result
+
+
+def _compare(model: Any, images: np.ndarray, maps: Dict[str, np.ndarray], step: Optional[int]) -> Comparison:
+    return Comparison(maps=maps, aucs=faithfulness(model, images, maps, step=step),
+                      agreement=metrics.agreement_matrix(maps, metric="spearman"))
+
+
+def similarity_comparison(
+    model: Any,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    similarities: Optional[Sequence[str]] = None,
+    normalizations: Sequence[str] = NORMALIZATIONS,
+    step: Optional[int] = None,
+    **drise_options: Any,
+) -> Comparison:
+    """D-RISE maps under every similarity score and normalisation, from ONE pass of forward passes.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The explained model.
+    images : np.ndarray
+        Model-input images (B, H, W, C).
+    targets : np.ndarray
+        True class indices (B,).
+    similarities : sequence of str, optional
+        Score names (default: every registered score, :func:`drise_tf.similarity.available`).
+    normalizations : sequence of str
+        Normalisations to compare (default: all of :data:`drise_tf.drise.NORMALIZATIONS`).
+    step : int, optional
+        Pixels per deletion / insertion step.
+    **drise_options
+        Passed to :class:`drise_tf.drise.DRise` (``n_masks``, ``grid_size``, ``p``, ``batch_size``, ``precision``,
+        ``seed``, ...).
+
+    Returns
+    -------
+    Comparison
+        Names are ``"<score>/<normalization>"``.
+    """
+    names = list(similarities) if similarities is not None else similarity.available()
+    engine = DRise(model, **drise_options)
+    scores = engine.score_masks(images, targets, similarities=names)
+    maps = {
+        f"{name}/{normalization}": engine.maps_from_scores(scores[name], normalization=normalization)
+        for name in names
+        for normalization in normalizations
+    }
+    return _compare(model, images, maps, step)
+
+
+def method_comparison(
+    model: Any,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
+    step: Optional[int] = None,
+    **drise_options: Any,
+) -> Comparison:
+    """D-RISE variants against saliency, SmoothGrad and the CAM methods on the same images and targets.
+
+    Parameters
+    ----------
+    methods : dict, optional
+        Display name -> (explainer name, options); default :data:`DEFAULT_METHODS`.
+    **drise_options
+        Shared options of the masking methods (``n_masks``, ``seed``, ``precision``, ``batch_size``).
+    """
+    methods = DEFAULT_METHODS if methods is None else methods
+    maps = {}
+    for display, (name, options) in methods.items():
+        options = {**(drise_options if name in MASKING_METHODS else {}), **options}
+        maps[display] = explainers.make(name, model, **options).explain(images, targets)
+        print(f"[compare] {display}: done", flush=True)
+    return _compare(model, images, maps, step)
+
+
+def sanity_check(
+    model: Any,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
+    layers: Optional[Sequence[str]] = None,
+    seed: int = 0,
+    **drise_options: Any,
+) -> Dict[str, List[dict]]:
+    """Cascading model-randomisation check (Adebayo et al.) of every method: method -> rows per randomised layer.
+
+    See :func:`drise_tf.metrics.randomization_check`; ``layers`` limits the cascade to those layers (top first).
+    """
+    methods = DEFAULT_METHODS if methods is None else methods
+    rows = {}
+    for display, (name, options) in methods.items():
+        options = {**(drise_options if name in MASKING_METHODS else {}), **options}
+
+        def explain(clone: Any, x: np.ndarray, t: np.ndarray, name: str = name, options: dict = options) -> np.ndarray:
+            return explainers.make(name, clone, **options).explain(x, t)
+
+        rows[display] = metrics.randomization_check(model, images, targets, explain, seed=seed, layers=layers)
+        print(f"[sanity] {display}: done", flush=True)
+    return rows
