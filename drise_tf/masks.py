@@ -12,6 +12,7 @@ pair of interpolation matrices (bilinear).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
@@ -197,6 +198,7 @@ def _render_reference(grids: np.ndarray, offsets: np.ndarray, size: Tuple[int, i
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def _nearest_cells(grid_shape: Tuple[int, int], up: Tuple[int, int]) -> np.ndarray:
     """(up_h, up_w) table: which grid cell (flat index) each upsampled pixel copies; ``gh * gw`` means "zero".
 
@@ -228,13 +230,18 @@ def _bilinear_matrix(g: int, up: int) -> np.ndarray:
 def _render_fast(grids: np.ndarray, offsets: np.ndarray, size: Tuple[int, int], upsample: str) -> np.ndarray:
     grid_shape = grids.shape[1:]
     up = upsampled_size(grid_shape, size)
+    if upsample == "nearest":
+        # masks sharing an offset share one (H, W) table of cell indices: gather per distinct offset, not per mask
+        table = _nearest_cells(tuple(grid_shape), up)
+        flat = np.concatenate([grids.reshape(len(grids), -1), np.zeros((len(grids), 1), bool)], axis=1)
+        out = np.empty((len(grids),) + tuple(size), dtype=np.float32)
+        pairs, which = np.unique(offsets, axis=0, return_inverse=True)
+        for k, (dy, dx) in enumerate(pairs):
+            chosen = np.flatnonzero(which.ravel() == k)
+            out[chosen] = flat[chosen][:, table[dy : dy + size[0], dx : dx + size[1]]]
+        return out
     rows = offsets[:, 0:1] + np.arange(size[0])  # (n, H): upsampled row of each output row
     cols = offsets[:, 1:2] + np.arange(size[1])  # (n, W)
-    if upsample == "nearest":
-        cells = _nearest_cells(grid_shape, up)[rows[:, :, None], cols[:, None, :]]  # (n, H, W)
-        flat = np.concatenate([grids.reshape(len(grids), -1), np.zeros((len(grids), 1), bool)], axis=1)
-        picked = np.take_along_axis(flat, cells.reshape(len(grids), -1), axis=1)
-        return picked.reshape((len(grids),) + tuple(size)).astype(np.float32)
     left = _bilinear_matrix(grid_shape[0], up[0])[rows]  # (n, H, gh)
     right = _bilinear_matrix(grid_shape[1], up[1])[cols]  # (n, W, gw)
     return np.matmul(np.matmul(left, grids.astype(np.float32)), np.swapaxes(right, 1, 2))
