@@ -38,8 +38,10 @@ N_MASKS = profile.compare_masks  # masks per D-RISE / RISE map
 MASK_BATCH = profile.mask_batch
 PRECISION = profile.precision
 SEED = profile.seed
-# display name -> (explainer name, options); see drise_tf.explainers.available() for more (e.g. "guided_backprop")
-METHODS = dict(DEFAULT_METHODS)
+# display name -> (explainer name, options); see drise_tf.explainers.available() for more (e.g. "guided_backprop").
+# Every random method gets the seed, so the maps (and the sanity check's step 0) are reproducible.
+METHODS = {name: (method, {**options, "seed": SEED} if method in ("drise", "rise", "smoothgrad") else options)
+           for name, (method, options) in DEFAULT_METHODS.items()}
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32)
 K_SANITY = min(8, K_IMAGES)  # images of the randomisation check
@@ -54,7 +56,7 @@ images = x_test[:K_IMAGES]
 labels = y_test.reshape(-1)[:K_IMAGES].astype(np.int64)
 images_std = standardizer.transform(images)
 drise_options = dict(n_masks=N_MASKS, grid_size=profile.grid_size, p=profile.p, batch_size=MASK_BATCH,
-                     precision=PRECISION, seed=SEED)
+                     precision=PRECISION)  # shared by D-RISE and RISE; their seed is in METHODS
 
 # %% Maps of every method, their deletion / insertion AUC and agreement
 comparison = method_comparison(model, images_std, labels, methods=METHODS, step=STEP, **drise_options)
