@@ -170,7 +170,7 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         logs = dict(logs or {})
-        step = int(np.asarray(self.model.optimizer.iterations))
+        step = int(self.model.optimizer.iterations.numpy())
         row = {"epoch": epoch + 1, "lr": learning_rate_at(self.schedule, step)}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             row[key] = float(logs[key]) if key in logs else None

@@ -182,7 +182,7 @@ def test_interrupted_run_resumes_exactly(toy, tmp_path):
         np.testing.assert_allclose(history[key], full[key], rtol=1e-4, atol=1e-6, err_msg=key)
     assert _weights_equal(resumed, reference)
     ckpt = keras.models.load_model(tmp_path / "cut" / "checkpoints" / f"epoch_003{MODEL_SUFFIX}")
-    assert int(np.asarray(ckpt.optimizer.iterations)) == 3 * 2  # the schedule continued at the right step
+    assert int(ckpt.optimizer.iterations.numpy()) == 3 * 2  # the schedule continued at the right step
 
     again = training.train(_tiny_model(), train_pair, val_pair, out_dir=tmp_path / "cut", epochs=3, resume=True, **KW)
     assert again == history  # nothing left to do
