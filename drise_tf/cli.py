@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     train.add_argument("--out", required=True, help="run folder, e.g. models/thesis")
     train.add_argument("--n-train", type=int, default=None, help="training images (default: all but the validation)")
-    train.add_argument("--n-val", type=int, default=10000, help="validation images, the last of the training set")
+    train.add_argument("--n-val", type=int, default=None,
+                       help="validation images, the last of the training set (default: 10000, or 20%% for adam_cnn)")
     train.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
