@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from drise_tf import explainers, metrics, similarity
+from drise_tf import explainers, metrics
 from drise_tf.drise import NORMALIZATIONS, DRise
 
 #: The methods compared with D-RISE by default: display name -> (explainer name, options).
@@ -142,14 +142,8 @@ def similarity_comparison(
     Comparison
         Names are ``"<score>/<normalization>"``.
     """
-    names = list(similarities) if similarities is not None else similarity.available()
-    engine = DRise(model, **drise_options)
-    scores = engine.score_masks(images, targets, similarities=names)
-    maps = {
-        f"{name}/{normalization}": engine.maps_from_scores(scores[name], normalization=normalization)
-        for name in names
-        for normalization in normalizations
-    }
+    maps = DRise(model, **drise_options).explain_scores(images, targets, similarities=similarities,
+                                                       normalizations=normalizations)
     return _compare(model, images, maps, step)
 
 

@@ -9,8 +9,9 @@ so memory is bounded by ``batch_size``, never by ``N``.
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -197,19 +198,31 @@ class DRise:
                 self._forward_model = self.model
         return self._forward_model
 
-    def _local_step(self, images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-        """Scores of every (image, mask) pair and the partial weighted sums (g, H*W)."""
+    def _local_step(
+        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor
+    ) -> Tuple[tf.Tensor, tf.Tensor]:
+        """Scores (S, g, m) of every (score, image, mask) and the partial weighted sums (S, g, H*W).
+
+        ``targets`` is (S, g, classes): each score's target vectors. One forward pass serves every score.
+        """
         shape = tf.shape(images)
         groups, masks_count = shape[0], tf.shape(masks)[0]
         masked = images[:, tf.newaxis] * masks[tf.newaxis, :, :, :, tf.newaxis]
         masked = tf.reshape(masked, tf.concat([[-1], shape[1:]], axis=0))
-        probs = tf.cast(self._forward_model(masked, training=False), tf.float32)
-        repeated = tf.reshape(tf.repeat(targets, masks_count, axis=0), [-1, self.n_classes])
-        scores = tf.reshape(self.score(tf.reshape(probs, [-1, self.n_classes]), repeated), [groups, masks_count])
+        probs = tf.reshape(tf.cast(self._forward_model(masked, training=False), tf.float32), [-1, self.n_classes])
+        scores = tf.stack([
+            tf.reshape(score(probs, tf.reshape(tf.repeat(targets[index], masks_count, axis=0), [-1, self.n_classes])),
+                       [groups, masks_count])
+            for index, score in enumerate(scores_fns)
+        ])
         flat_masks = tf.reshape(masks, [masks_count, -1])
-        return tf.matmul(scores, flat_masks), scores
+        partial = tf.reshape(tf.matmul(tf.reshape(scores, [-1, masks_count]), flat_masks),
+                             [len(scores_fns), groups, -1])
+        return partial, scores
 
-    def _distributed_step(self, images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor):
+    def _distributed_step(
+        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor
+    ) -> Tuple[tf.Tensor, tf.Tensor]:
         strategy = self.strategy
 
         def replica_fn() -> Tuple[tf.Tensor, tf.Tensor]:
@@ -217,22 +230,25 @@ class DRise:
             replicas = context.num_replicas_in_sync
             index = tf.cast(context.replica_id_in_sync_group, tf.int32)
             per_replica = (tf.shape(masks)[0] + replicas - 1) // replicas
-            return self._local_step(images, masks[index * per_replica : (index + 1) * per_replica], targets)
+            return self._local_step(scores_fns, images, masks[index * per_replica : (index + 1) * per_replica],
+                                    targets)
 
         partial, scores = strategy.run(replica_fn)
         partial = strategy.reduce(tf.distribute.ReduceOp.SUM, partial, axis=None)
-        scores = tf.concat(strategy.experimental_local_results(scores), axis=1)
+        scores = tf.concat(strategy.experimental_local_results(scores), axis=2)
         return partial, scores
 
-    def _step(self, height: int, width: int, channels: int):
-        key = (height, width, channels)
+    def _step(self, height: int, width: int, channels: int, scores_fns: Optional[Tuple[similarity_lib.Score, ...]] = None):
+        """The compiled step for this image size and these scores (default: the engine's own score)."""
+        scores_fns = (self.score,) if scores_fns is None else scores_fns
+        key = (height, width, channels, scores_fns)
         if key not in self._steps:
             self._model_for_forward()
             body = self._local_step if self.strategy is None else self._distributed_step
-            self._steps[key] = tf.function(body, input_signature=[
+            self._steps[key] = tf.function(functools.partial(body, scores_fns), input_signature=[
                 tf.TensorSpec([None, height, width, channels], tf.float32),
                 tf.TensorSpec([None, height, width], tf.float32),
-                tf.TensorSpec([None, self.n_classes], tf.float32),
+                tf.TensorSpec([len(scores_fns), None, self.n_classes], tf.float32),
             ])
         return self._steps[key]
 
@@ -263,7 +279,10 @@ class DRise:
             raise ValueError("images contain NaN or infinite values")
         return images
 
-    def _target_vectors(self, images: np.ndarray, targets: Any) -> np.ndarray:
+    def _target_vectors(
+        self, images: np.ndarray, targets: Any, scores_fns: Tuple[similarity_lib.Score, ...]
+    ) -> np.ndarray:
+        """Target vectors (S, B, classes) of each score: class vectors, or the unmasked output for "reference" scores."""
         count = len(images)
         if targets is not None:
             targets = np.asarray(targets)
@@ -271,12 +290,17 @@ class DRise:
                 targets = targets[np.newaxis]
             if targets.shape[0] != count:
                 raise ValueError(f"targets has {targets.shape[0]} entries for {count} images")
-        needs_reference = self.score.target_kind == "reference"
-        if needs_reference or self.target == "predicted" or targets is None:
+        needs_reference = any(score.target_kind == "reference" for score in scores_fns)
+        needs_classes = any(score.target_kind != "reference" for score in scores_fns)
+        reference = None
+        if needs_reference or (needs_classes and (self.target == "predicted" or targets is None)):
             reference = self._predict(images)
-            if needs_reference:
-                return reference
-            targets = np.argmax(reference, axis=1)
+            if self.target == "predicted" or targets is None:
+                targets = np.argmax(reference, axis=1)
+        classes = self._class_vectors(targets) if needs_classes else None
+        return np.stack([reference if score.target_kind == "reference" else classes for score in scores_fns])
+
+    def _class_vectors(self, targets: np.ndarray) -> np.ndarray:
         if targets.ndim == 1:
             if not np.issubdtype(targets.dtype, np.integer):
                 raise ValueError(f"class-index targets must be integers, got dtype {targets.dtype}")
@@ -312,18 +336,69 @@ class DRise:
             float32 maps (B, H, W), and the scores (B, N) float32 when ``return_scores``.
         """
         images = self._check_images(images)
+        sums, score_sums, mask_sum, scores = self._accumulate(images, targets, (self.score,), return_scores)
+        maps = self._normalize(sums[0], score_sums[0], mask_sum, self.normalization, images.shape[1:3])
+        return (maps, scores[0]) if return_scores else maps
+
+    def explain_scores(
+        self,
+        images: Any,
+        targets: Any = None,
+        *,
+        similarities: Optional[Sequence[Union[str, similarity_lib.Score]]] = None,
+        normalizations: Optional[Sequence[str]] = None,
+    ) -> Dict[str, np.ndarray]:
+        """Maps under several similarity scores and normalisations, from ONE set of forward passes.
+
+        Same masks, images and targets as :meth:`explain`; every score is computed on the same masked outputs, so
+        comparing K scores costs about as much as one :meth:`explain`.
+
+        Parameters
+        ----------
+        images, targets
+            As in :meth:`explain`.
+        similarities : sequence of str or Score, optional
+            Default: every registered score (:func:`drise_tf.similarity.available`).
+        normalizations : sequence of str, optional
+            Default: all of :data:`NORMALIZATIONS`.
+
+        Returns
+        -------
+        dict
+            ``"<score>/<normalization>"`` -> float32 maps (B, H, W).
+        """
+        images = self._check_images(images)
+        names = similarity_lib.available() if similarities is None else list(similarities)
+        if not names:
+            raise ValueError("similarities must name at least one score")
+        scores_fns = tuple(similarity_lib.get(name) for name in names)
+        normalizations = NORMALIZATIONS if normalizations is None else tuple(normalizations)
+        for normalization in normalizations:
+            _choice(normalization, "normalizations", NORMALIZATIONS)
+        sums, score_sums, mask_sum, _ = self._accumulate(images, targets, scores_fns, False)
+        return {
+            f"{score.name}/{normalization}": self._normalize(sums[index], score_sums[index], mask_sum, normalization,
+                                                             images.shape[1:3])
+            for index, score in enumerate(scores_fns)
+            for normalization in normalizations
+        }
+
+    def _accumulate(
+        self, images: np.ndarray, targets: Any, scores_fns: Tuple[similarity_lib.Score, ...], keep_scores: bool
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Stream the mask batches: weighted sums (S, B, H*W), score sums (S, B), mask sum (H*W), scores (S, B, N)."""
         count, height, width, channels = images.shape
         plan = self._ensure_plan((height, width))
-        target_vectors = self._target_vectors(images, targets)
-        step = self._step(height, width, channels)
+        target_vectors = self._target_vectors(images, targets, scores_fns)
+        step = self._step(height, width, channels, scores_fns)
 
         group = min(count, self.batch_size)
         per_batch = max(1, self.batch_size // group)
         starts = range(0, self.n_masks, per_batch)
-        sums = np.zeros((count, height * width), dtype=np.float64)
-        score_sums = np.zeros(count, dtype=np.float64)
+        sums = np.zeros((len(scores_fns), count, height * width), dtype=np.float64)
+        score_sums = np.zeros((len(scores_fns), count), dtype=np.float64)
         mask_sum = np.zeros(height * width, dtype=np.float64)
-        scores_out = np.zeros((count, self.n_masks), dtype=np.float32) if return_scores else None
+        scores_out = np.zeros((len(scores_fns), count, self.n_masks), dtype=np.float32) if keep_scores else None
         bar = keras.utils.Progbar(len(starts) * math.ceil(count / group)) if self.progress else None
         for first in range(0, count, group):
             chunk = slice(first, first + group)
@@ -331,22 +406,25 @@ class DRise:
                 batch = plan.render(start, start + per_batch)
                 if first == 0:
                     mask_sum += batch.reshape(len(batch), -1).sum(axis=0, dtype=np.float64)
-                partial, scores = step(images[chunk], batch, target_vectors[chunk])
-                sums[chunk] += partial.numpy()
+                partial, scores = step(images[chunk], batch, target_vectors[:, chunk])
+                sums[:, chunk] += partial.numpy()
                 scores = scores.numpy()
-                score_sums[chunk] += scores.sum(axis=1, dtype=np.float64)
+                score_sums[:, chunk] += scores.sum(axis=2, dtype=np.float64)
                 if scores_out is not None:
-                    scores_out[chunk, start : start + len(batch)] = scores
+                    scores_out[:, chunk, start : start + len(batch)] = scores
                 if bar is not None:
                     bar.add(1)
-        maps = self._normalize(sums, score_sums, mask_sum).reshape(count, height, width).astype(np.float32)
-        return (maps, scores_out) if return_scores else maps
+        return sums, score_sums, mask_sum, scores_out
 
-    def _normalize(self, sums: np.ndarray, score_sums: np.ndarray, mask_sum: np.ndarray) -> np.ndarray:
-        if self.normalization == "np":
-            return sums / (self.n_masks * self.p)
-        if self.normalization == "coverage":
-            return np.divide(sums, mask_sum, out=np.zeros_like(sums), where=mask_sum > 0)
-        if self.normalization == "debiased":
-            return sums - (score_sums / self.n_masks)[:, None] * mask_sum[None, :]
-        return sums
+    def _normalize(self, sums: np.ndarray, score_sums: np.ndarray, mask_sum: np.ndarray, normalization: str,
+                   size: Tuple[int, int]) -> np.ndarray:
+        """float32 maps (B, H, W) from the weighted sums (B, H*W) under ``normalization``."""
+        if normalization == "np":
+            maps = sums / (self.n_masks * self.p)
+        elif normalization == "coverage":
+            maps = np.divide(sums, mask_sum, out=np.zeros_like(sums), where=mask_sum > 0)
+        elif normalization == "debiased":
+            maps = sums - (score_sums / self.n_masks)[:, None] * mask_sum[None, :]
+        else:
+            maps = sums
+        return maps.reshape(len(sums), *size).astype(np.float32)

@@ -187,6 +187,36 @@ def test_distributed_equals_single_device(model, images):
                                rtol=1e-5, atol=1e-5)
 
 
+def test_explain_scores_equals_one_explain_per_score_and_normalisation(model, images):
+    kwargs = dict(n_masks=17, grid_size=4, seed=3, batch_size=5)
+    many = DRise(model, **kwargs).explain_scores(images, [1, 2, 3])
+    assert sorted(many) == sorted(f"{s}/{n}" for s in similarity.available() for n in ("none", "np", "coverage",
+                                                                                           "debiased"))
+    for key, maps in many.items():
+        name, normalization = key.split("/")
+        single = DRise(model, similarity=name, normalization=normalization, **kwargs).explain(images, [1, 2, 3])
+        np.testing.assert_allclose(maps, single, rtol=1e-5, atol=1e-5, err_msg=key)
+    chosen = DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=["margin", "kl"],
+                                                   normalizations=["np"])
+    assert sorted(chosen) == ["kl/np", "margin/np"]
+    with pytest.raises(ValueError, match="unknown similarity score 'nope'"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=["nope"])
+    with pytest.raises(ValueError, match="normalizations"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], normalizations=["unit"])
+    with pytest.raises(ValueError, match="at least one score"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=[])
+
+
+def test_explain_scores_under_a_strategy(model, images):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    kwargs = dict(n_masks=9, grid_size=4, seed=2, batch_size=4)
+    names = ["cosine", "cosine_prediction"]
+    spread = DRise(model, strategy=strategy, **kwargs).explain_scores(images, [0, 1, 2], similarities=names)
+    single = DRise(model, **kwargs).explain_scores(images, [0, 1, 2], similarities=names)
+    for key in single:
+        np.testing.assert_allclose(spread[key], single[key], rtol=1e-5, atol=1e-5, err_msg=key)
+
+
 def quadrant_data(count: int, rng: np.random.Generator):
     """4 classes: which quadrant holds a bright square."""
     labels = rng.integers(0, 4, size=count)
