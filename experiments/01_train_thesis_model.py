@@ -1,7 +1,7 @@
 """01 - Train the thesis model: CIFAR ResNet-18 with the thesis recipe (SPEC 1.1-1.2).
 
 Run in Spyder (cell by cell, or all at once) or as ``python experiments/01_train_thesis_model.py``.
-The default settings are the "quick" profile's (a CIFAR-10 subset, a few epochs, bfloat16): they finish on a
+The default settings are the "quick" profile's (a CIFAR-10 subset, a few epochs): they finish on a
 2-core CPU. The full thesis recipe is PROFILE_NAME = "thesis" (100 epochs on 40k images, originals + augmented
 copy, the learning-rate quirk, epoch-0 point on the test set); it needs the full CIFAR-10 and a GPU.
 The trained run lands in ``models/<profile>/``; scripts 02-10 read it from there.
@@ -40,7 +40,7 @@ N_TRAIN = profile.n_train  # thesis: None = all training images but the last N_V
 N_VAL = profile.n_val  # thesis: 10,000 (the last training images)
 N_TEST = profile.n_test  # thesis: None = the whole official test set
 AUGMENTATION = profile.augmentation  # thesis: "thesis" (originals + an augmented copy per epoch); quick: "random"
-PRECISION = profile.precision  # thesis: "float32"; quick: "bfloat16" (faster on CPU)
+PRECISION = profile.precision  # "float32"; "bfloat16" pays off only on hardware with native bfloat16 (GPUs)
 LR_QUIRK = profile.lr_quirk  # thesis: True (decay length from 40k images: the rate is 0 from epoch 50 on)
 EPOCH0_VAL = profile.epoch0_val  # thesis: "test" (its epoch-0 "validation" point was computed on the test set)
 SEED = profile.seed

@@ -136,10 +136,6 @@ def test_03_thesis_drise_maps(tiny_env):
 
 @pytest.mark.slow
 def test_04_similarity_comparison(tiny_env):
-    from drise_tf.drise import DRise
-
-    if not hasattr(DRise, "score_masks"):  # comparison.similarity_comparison needs it (being added to drise.py)
-        pytest.skip("DRise.score_masks is not there yet")
     done = run_script(_script("04_similarity_comparison.py"), tiny_env)
     assert "log_odds" in done.stdout  # the custom score took part
     folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "figures" / "experiments" / "04_similarity_comparison"
