@@ -5,14 +5,13 @@ rank agreement between them, and a table (mean with a 95% interval) that can be 
 """
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from drise_tf import explainers, metrics
+from drise_tf import explainers, metrics, tables
 from drise_tf.drise import NORMALIZATIONS, DRise
 
 #: The methods compared with D-RISE by default: display name -> (explainer name, options).
@@ -26,8 +25,18 @@ DEFAULT_METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "Grad-CAM++": ("gradcam++", {}),
     "Faster-Score-CAM": ("faster_scorecam", {}),
 }
-#: Options of the masking methods that the comparison sets from its own arguments.
+#: Methods whose options the comparison sets from its own D-RISE arguments.
 MASKING_METHODS = ("drise", "rise")
+#: Methods with a random step: the comparison passes them its ``seed``.
+SEEDED_METHODS = ("drise", "rise", "smoothgrad")
+
+
+def _method_options(name: str, options: Mapping[str, Any], seed: int, drise_options: Mapping[str, Any]) -> dict:
+    """Options of one method: the shared D-RISE options (masking methods), the seed (random methods), its own."""
+    shared = dict(drise_options) if name in MASKING_METHODS else {}
+    if name in SEEDED_METHODS:
+        shared["seed"] = seed
+    return {**shared, **options}
 
 
 @dataclass
@@ -53,23 +62,12 @@ class Comparison:
         return metrics.summary_table(self.aucs, confidence=confidence)
 
     def write_csv(self, path: str | os.PathLike) -> str:
-        """Write :meth:`table` as CSV; returns the path."""
-        path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        rows = self.table()
-        with open(path, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        return path
+        """Write :meth:`table` as CSV (atomically); returns the path."""
+        return tables.write_csv(self.table(), path)
 
     def format(self) -> str:
         """The table as aligned text, for printing."""
-        lines = [f"{'name':36s} {'metric':14s} {'mean':>8s} {'95% interval':>20s}"]
-        for row in self.table():
-            lines.append(f"{row['name']:36s} {row['metric']:14s} {row['mean']:8.4f} "
-                         f"[{row['low']:8.4f}, {row['high']:8.4f}]")
-        return "\n".join(lines)
+        return tables.format_table(self.table())
 
 
 def faithfulness(
@@ -154,6 +152,7 @@ def method_comparison(
     *,
     methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
     step: Optional[int] = None,
+    seed: int = 0,
     **drise_options: Any,
 ) -> Comparison:
     """D-RISE variants against saliency, SmoothGrad and the CAM methods on the same images and targets.
@@ -162,13 +161,15 @@ def method_comparison(
     ----------
     methods : dict, optional
         Display name -> (explainer name, options); default :data:`DEFAULT_METHODS`.
+    seed : int
+        Seed of every method with a random step (masks, SmoothGrad noise): same seed, same maps.
     **drise_options
-        Shared options of the masking methods (``n_masks``, ``seed``, ``precision``, ``batch_size``).
+        Shared options of the masking methods (``n_masks``, ``grid_size``, ``p``, ``precision``, ``batch_size``).
     """
     methods = DEFAULT_METHODS if methods is None else methods
     maps = {}
     for display, (name, options) in methods.items():
-        options = {**(drise_options if name in MASKING_METHODS else {}), **options}
+        options = _method_options(name, options, seed, drise_options)
         maps[display] = explainers.make(name, model, **options).explain(images, targets)
         print(f"[compare] {display}: done", flush=True)
     return _compare(model, images, maps, step)
@@ -187,11 +188,12 @@ def sanity_check(
     """Cascading model-randomisation check (Adebayo et al.) of every method: method -> rows per randomised layer.
 
     See :func:`drise_tf.metrics.randomization_check`; ``layers`` limits the cascade to those layers (top first).
+    ``seed`` seeds both the re-initialised weights and every random method.
     """
     methods = DEFAULT_METHODS if methods is None else methods
     rows = {}
     for display, (name, options) in methods.items():
-        options = {**(drise_options if name in MASKING_METHODS else {}), **options}
+        options = _method_options(name, options, seed, drise_options)
 
         def explain(clone: Any, x: np.ndarray, t: np.ndarray, name: str = name, options: dict = options) -> np.ndarray:
             return explainers.make(name, clone, **options).explain(x, t)

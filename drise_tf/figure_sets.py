@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from drise_tf import plots
+from drise_tf import plots, tables
 from drise_tf._compat import write_text_atomic
 from drise_tf.data import CLASS_NAMES
 from drise_tf.profiles import Profile
@@ -48,9 +48,9 @@ class FigureBook:
         print(f"[figures] {len(self.entries):3d}  {path}", flush=True)
         return path
 
-    def add_table(self, table: Any, filename: str, description: str) -> pathlib.Path:
-        """Write ``table`` (anything with ``write_csv(path)``) as ``<folder>/<filename>`` and record it."""
-        path = pathlib.Path(table.write_csv(self.folder / filename))
+    def add_table(self, rows: Sequence[Dict[str, Any]], filename: str, description: str) -> pathlib.Path:
+        """Write ``rows`` (dicts) as the CSV file ``<folder>/<filename>`` and record it for the index."""
+        path = pathlib.Path(tables.write_csv(rows, self.folder / filename))
         self.entries.append({"file": path.name, "description": description})
         return path
 
@@ -188,7 +188,7 @@ def _comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pr
     names, matrix = comparison.agreement
     book.add(plots.agreement_heatmap(names, matrix, title=f"{what}: mean Spearman rank correlation"),
              f"{prefix}_agreement", f"{what}: pairwise Spearman rank correlation of the maps, mean over images.")
-    book.add_table(comparison, f"{prefix}_auc.csv", f"{what}: the AUC table behind the bars (CSV).")
+    book.add_table(comparison.table(), f"{prefix}_auc.csv", f"{what}: the AUC table behind the bars (CSV).")
     print(comparison.format(), flush=True)
 
 
@@ -222,3 +222,24 @@ def method_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray,
         p=profile.p, batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed)
     _comparison_figures(book, comparison, x, "06_methods", "Methods", list(comparison.maps), row_labels)
     return comparison
+
+
+def sanity_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray, y_test: np.ndarray,
+                   profile: Profile, methods: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Cascading model-randomisation check of every compared method, one cascade step per stage of the model."""
+    from drise_tf.comparison import sanity_check
+    from drise_tf.metrics import layer_groups
+
+    count = min(profile.k_compare, 8)
+    _, x_std, labels, _ = _compared_images(standardizer, x_test, y_test, count)
+    rows = sanity_check(model, x_std, labels, methods=methods, layers=layer_groups(model), seed=profile.seed,
+                        n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
+                        batch_size=profile.mask_batch, precision=profile.precision)
+    book.add(plots.randomization_figure(rows, title="Cascading model randomisation (Adebayo et al.)"),
+             "07_sanity_randomization",
+             f"Sanity check on {count} test images: Spearman correlation of each method's maps with the trained "
+             "model's, as the model's stages are re-initialised from the top; a method that stays near 1 does not "
+             "explain the model.")
+    book.add_table([{"method": name, **row} for name, method_rows in rows.items() for row in method_rows],
+                   "07_sanity_randomization.csv", "The sanity-check correlations behind the figure (CSV).")
+    return rows

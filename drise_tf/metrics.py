@@ -404,8 +404,10 @@ def randomization_check(
         Seed of the re-initialisation.
     cascade : bool
         Cumulative (True) or independent (False) randomisation.
-    layers : sequence of str, optional
-        Names of the layers to randomise, in that order; default all layers with weights, top to bottom.
+    layers : sequence of str or of sequences of str, optional
+        The layers to randomise, in that order, one step each; an entry that is itself a list of names is
+        randomised as one step (e.g. a whole residual stage, to keep a deep model's cascade short). Default: every
+        layer with weights, top to bottom.
 
     Returns
     -------
@@ -417,7 +419,8 @@ def randomization_check(
     layers_with_weights = [layer.name for layer in model.layers if layer.weights]
     if layers is None:
         layers = layers_with_weights[::-1]
-    for name in layers:
+    groups = [[entry] if isinstance(entry, str) else list(entry) for entry in layers]
+    for name in (name for group in groups for name in group):
         if name not in layers_with_weights:
             raise ValueError(f"layers: {name!r} is not a layer with weights of the model; known: {layers_with_weights}")
     reference = _explain(explain_fn, model, images, targets)
@@ -429,12 +432,26 @@ def randomization_check(
     clone.set_weights(trained)
     rng = np.random.default_rng(seed)
     rows = [_compare(0, None, reference, _explain(explain_fn, clone, images, targets))]
-    for step, name in enumerate(layers, start=1):
+    for step, group in enumerate(groups, start=1):
         if not cascade:
             clone.set_weights(trained)
-        _reinitialise(clone.get_layer(name), rng)
-        rows.append(_compare(step, name, reference, _explain(explain_fn, clone, images, targets)))
+        for name in group:
+            _reinitialise(clone.get_layer(name), rng)
+        label = group[0] if len(group) == 1 else f"{group[0]} .. {group[-1]}"
+        rows.append(_compare(step, label, reference, _explain(explain_fn, clone, images, targets)))
     return rows
+
+
+def layer_groups(model) -> List[List[str]]:
+    """Layers with weights grouped by name prefix (``stage4_block2_conv1`` -> ``stage4``), top group first.
+
+    Made for :func:`randomization_check` on deep models: one cascade step per stage instead of per layer.
+    """
+    groups: Dict[str, List[str]] = {}
+    for layer in model.layers:
+        if layer.weights:
+            groups.setdefault(layer.name.split("_")[0], []).append(layer.name)
+    return [names[::-1] for names in reversed(list(groups.values()))]
 
 
 def _explain(explain_fn: Callable, model, images: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -107,6 +107,7 @@ def reproduce(
     figure_sets.thesis_drise_figures(book, model, standardizer, x_test, y_test, prof)
     figure_sets.similarity_figures(book, model, standardizer, x_test, y_test, prof)
     figure_sets.method_figures(book, model, standardizer, x_test, y_test, prof)
+    figure_sets.sanity_figures(book, model, standardizer, x_test, y_test, prof)
     index = book.write_index()
     return {"run_dir": run_dir, "figures": [book.folder / e["file"] for e in book.entries], "index": index,
             "evaluation": evaluation}

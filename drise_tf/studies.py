@@ -8,16 +8,13 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from drise_tf import architectures, training
-from drise_tf._compat import write_text_atomic
+from drise_tf import architectures, tables, training
 from drise_tf.evaluation import predict_probs
 from drise_tf.explainers import make
 
@@ -83,27 +80,14 @@ def stride_kernel_sweep(
     return rows
 
 
-def table_csv(rows: Sequence[Dict[str, Any]], columns: Sequence[str] = SWEEP_COLUMNS) -> str:
-    """``rows`` as CSV text with a header of ``columns``."""
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return stream.getvalue()
-
-
 def write_table_csv(rows: Sequence[Dict[str, Any]], path: str, columns: Sequence[str] = SWEEP_COLUMNS) -> str:
-    """Write :func:`table_csv` to ``path`` atomically; returns the path."""
-    return write_text_atomic(path, table_csv(rows, columns))
+    """Write the sweep table to ``path`` atomically (see :func:`drise_tf.tables.write_csv`); returns the path."""
+    return tables.write_csv(rows, path, columns)
 
 
 def format_table(rows: Sequence[Dict[str, Any]], columns: Sequence[str] = SWEEP_COLUMNS) -> str:
-    """``rows`` as an aligned plain-text table (floats with 4 decimals), for printing."""
-    cells = [[f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+    """The sweep table as aligned plain text, for printing (see :func:`drise_tf.tables.format_table`)."""
+    return tables.format_table(rows, columns)
 
 
 def saliency_and_gradcam(

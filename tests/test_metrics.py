@@ -265,6 +265,29 @@ def test_randomization_check_independent_and_insensitive_method():
     assert all(row["spearman"] == pytest.approx(1.0) for row in rows)
 
 
+def test_randomization_check_groups_are_one_step_and_equal_layer_by_layer_cascade():
+    model = tiny_cnn(seed=2)
+    images = np.random.default_rng(15).normal(size=(3, H, W, 3)).astype(np.float32)
+    targets = np.array([0, 1, 2])
+    grouped = metrics.randomization_check(model, images, targets, gradient_map, seed=0, layers=[["dense", "conv"]])
+    one_by_one = metrics.randomization_check(model, images, targets, gradient_map, seed=0)
+    assert [row["layer"] for row in grouped] == [None, "dense .. conv"]
+    # the same draws in the same order: randomising the group at once ends where the per-layer cascade ends
+    assert grouped[-1]["spearman"] == pytest.approx(one_by_one[-1]["spearman"])
+
+
+def test_layer_groups_follow_name_prefixes_top_first():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3, name="stem_conv")(inputs)
+    x = keras.layers.Conv2D(2, 3, name="stage1_block1_conv1")(x)
+    x = keras.layers.BatchNormalization(name="stage1_block1_bn1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(3, name="predictions")(x)
+    model = keras.Model(inputs, outputs)
+    assert metrics.layer_groups(model) == [["predictions"], ["stage1_block1_bn1", "stage1_block1_conv1"],
+                                           ["stem_conv"]]
+
+
 def test_reinitialise_draws_new_values_from_initialisers():
     model = tiny_cnn(seed=2)
     clone = keras.models.clone_model(model)
