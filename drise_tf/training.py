@@ -348,6 +348,9 @@ def train(
     else:
         history, best, start = _empty_history(), None, 0
         if epoch0:
+            if verbose:
+                print(f"[train] epoch 0: evaluating the untrained model on {len(x_train)} training and "
+                      f"{epoch0_val} images", flush=True)
             loss, acc = _evaluate_point(working, (x_train, y_train))
             val_loss, val_acc = _evaluate_point(working, test_pair if epoch0_val == "test" else (x_val, y_val))
             for key, value in zip(HISTORY_KEYS, (0, loss, acc, val_loss, val_acc, learning_rate_at(schedule, 0))):
