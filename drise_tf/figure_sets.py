@@ -226,20 +226,27 @@ def method_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray,
 
 def sanity_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray, y_test: np.ndarray,
                    profile: Profile, methods: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Cascading model-randomisation check of every compared method, one cascade step per stage of the model."""
-    from drise_tf.comparison import sanity_check
+    """Cascading model-randomisation check, one cascade step per stage of the model.
+
+    By default every compared method except the extra masking variants (RISE, D-RISE probability): one D-RISE map
+    costs ``sanity_masks`` forward passes per image and cascade step, so one D-RISE variant (the thesis's) stands
+    for the family.
+    """
+    from drise_tf.comparison import DEFAULT_METHODS, sanity_check
     from drise_tf.metrics import layer_groups
 
-    count = min(profile.k_compare, 8)
-    _, x_std, labels, _ = _compared_images(standardizer, x_test, y_test, count)
+    if methods is None:
+        methods = {name: spec for name, spec in DEFAULT_METHODS.items()
+                   if name not in ("RISE", "D-RISE probability")}
+    _, x_std, labels, _ = _compared_images(standardizer, x_test, y_test, profile.k_sanity)
     rows = sanity_check(model, x_std, labels, methods=methods, layers=layer_groups(model), seed=profile.seed,
-                        n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
+                        n_masks=profile.sanity_masks, grid_size=profile.grid_size, p=profile.p,
                         batch_size=profile.mask_batch, precision=profile.precision)
     book.add(plots.randomization_figure(rows, title="Cascading model randomisation (Adebayo et al.)"),
              "07_sanity_randomization",
-             f"Sanity check on {count} test images: Spearman correlation of each method's maps with the trained "
-             "model's, as the model's stages are re-initialised from the top; a method that stays near 1 does not "
-             "explain the model.")
+             f"Sanity check on {profile.k_sanity} test images: Spearman correlation of each method's maps with the "
+             "trained model's, as the model's stages are re-initialised from the top; a method that stays near 1 "
+             "does not explain the model.")
     book.add_table([{"method": name, **row} for name, method_rows in rows.items() for row in method_rows],
                    "07_sanity_randomization.csv", "The sanity-check correlations behind the figure (CSV).")
     return rows
