@@ -173,22 +173,29 @@ def thesis_drise_figures(
 
 
 def _comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, prefix: str, what: str,
-                        grid_names: Sequence[str], row_labels: Sequence[str]) -> None:
-    """The grid, AUC bars, agreement heatmap and CSV table of one :class:`drise_tf.comparison.Comparison`."""
+                        groups: Dict[str, Sequence[str]], row_labels: Sequence[str]) -> None:
+    """Grid, AUC bars and agreement heatmap per group of names (at most ~10 columns each), and the CSV table."""
     shown = min(len(images_uint8), 6)
-    grid = {name: comparison.maps[name][:shown] for name in grid_names}
-    book.add(plots.saliency_grid(images_uint8[:shown], grid, row_labels=list(row_labels)[:shown],
-                                 title=f"{what}: maps"), f"{prefix}_grid",
-             f"{what}: the first {shown} compared test images (rows) under each variant (columns).")
     table = comparison.table()
-    book.add(plots.metric_bars(table, metric=["deletion_auc", "insertion_auc"],
-                               title=f"{what}: deletion (lower is better) and insertion (higher) AUC",
-                               ylabel="AUC (mean, 95% interval)"), f"{prefix}_auc",
-             f"{what}: deletion and insertion AUC over {len(images_uint8)} test images, mean and 95% interval.")
-    names, matrix = comparison.agreement
-    book.add(plots.agreement_heatmap(names, matrix, title=f"{what}: mean Spearman rank correlation"),
-             f"{prefix}_agreement", f"{what}: pairwise Spearman rank correlation of the maps, mean over images.")
-    book.add_table(comparison.table(), f"{prefix}_auc.csv", f"{what}: the AUC table behind the bars (CSV).")
+    for group, names in groups.items():
+        suffix = f"_{group}" if group else ""
+        label = f"{what}{f' ({group})' if group else ''}"
+        grid = {name: comparison.maps[name][:shown] for name in names}
+        book.add(plots.saliency_grid(images_uint8[:shown], grid, row_labels=list(row_labels)[:shown],
+                                     title=f"{label}: maps"), f"{prefix}_grid{suffix}",
+                 f"{label}: the first {shown} compared test images (rows) under each variant (columns).")
+        book.add(plots.metric_bars([row for row in table if row["name"] in names],
+                                   metric=["deletion_auc", "insertion_auc"],
+                                   title=f"{label}: deletion (lower is better) and insertion (higher) AUC",
+                                   ylabel="AUC (mean, 95% interval)"), f"{prefix}_auc{suffix}",
+                 f"{label}: deletion and insertion AUC over {len(images_uint8)} test images, mean and 95% interval.")
+        all_names, matrix = comparison.agreement
+        keep = [all_names.index(name) for name in names]
+        book.add(plots.agreement_heatmap(list(names), matrix[np.ix_(keep, keep)],
+                                         title=f"{label}: mean Spearman rank correlation"),
+                 f"{prefix}_agreement{suffix}",
+                 f"{label}: pairwise Spearman rank correlation of the maps, mean over images.")
+    book.add_table(table, f"{prefix}_auc.csv", f"{what}: every variant's AUC table (CSV).")
     print(comparison.format(), flush=True)
 
 
@@ -206,8 +213,10 @@ def similarity_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndar
     comparison = similarity_comparison(
         model, x_std, labels, n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
         batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed)
-    grid_names = [name for name in comparison.maps if name.endswith("/none")]
-    _comparison_figures(book, comparison, x, "05_similarity", "Similarity scores", grid_names, row_labels)
+    groups: Dict[str, List[str]] = {}
+    for name in comparison.maps:
+        groups.setdefault(name.split("/")[1], []).append(name)
+    _comparison_figures(book, comparison, x, "05_similarity", "Similarity scores", groups, row_labels)
     return comparison
 
 
@@ -220,7 +229,7 @@ def method_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray,
     comparison = method_comparison(
         model, x_std, labels, methods=methods, n_masks=profile.compare_masks, grid_size=profile.grid_size,
         p=profile.p, batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed)
-    _comparison_figures(book, comparison, x, "06_methods", "Methods", list(comparison.maps), row_labels)
+    _comparison_figures(book, comparison, x, "06_methods", "Methods", {"": list(comparison.maps)}, row_labels)
     return comparison
 
 

@@ -37,8 +37,9 @@ DATA = os.environ.get("DRISE_TF_DATA")  # CIFAR-10 source; None: Keras download 
 ROOT = pathlib.Path(os.environ.get("DRISE_TF_OUTPUT") or pathlib.Path(__file__).resolve().parents[1])
 RUN_DIR = ROOT / "models" / profile.run_name
 FIGURES_DIR = ROOT / "figures" / "experiments" / "04_similarity_comparison"
-K_IMAGES = profile.k_compare  # the first K test images are explained for their TRUE class (quick: 50)
-N_MASKS = profile.compare_masks  # masks per map (quick: 1000)
+K_IMAGES = 50 if PROFILE_NAME == "quick" else profile.k_compare  # first K test images, explained for their TRUE class
+# (50 here; `figures --profile quick` uses the profile's smaller k_compare to stay near 20 minutes)
+N_MASKS = profile.compare_masks  # masks per map (quick: 500)
 GRID_SIZE = profile.grid_size
 P_KEEP = profile.p
 MASK_BATCH = profile.mask_batch

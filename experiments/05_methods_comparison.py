@@ -20,7 +20,7 @@ if "IPython" not in sys.modules and not os.environ.get("DISPLAY"):
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from drise_tf import plots  # noqa: E402
+from drise_tf import metrics, plots  # noqa: E402
 from drise_tf.comparison import DEFAULT_METHODS, method_comparison, sanity_check  # noqa: E402
 from drise_tf.data import CLASS_NAMES, load_cifar10  # noqa: E402
 from drise_tf.profiles import get_profile  # noqa: E402
@@ -33,19 +33,19 @@ DATA = os.environ.get("DRISE_TF_DATA")  # CIFAR-10 source; None: Keras download 
 ROOT = pathlib.Path(os.environ.get("DRISE_TF_OUTPUT") or pathlib.Path(__file__).resolve().parents[1])
 RUN_DIR = ROOT / "models" / profile.run_name
 FIGURES_DIR = ROOT / "figures" / "experiments" / "05_methods_comparison"
-K_IMAGES = profile.k_compare  # the first K test images, explained for their TRUE class (quick: 50)
+K_IMAGES = 50 if PROFILE_NAME == "quick" else profile.k_compare  # first K test images, explained for their TRUE class
+# (50 here; `figures --profile quick` uses the profile's smaller k_compare to stay near 20 minutes)
 N_MASKS = profile.compare_masks  # masks per D-RISE / RISE map
 MASK_BATCH = profile.mask_batch
 PRECISION = profile.precision
 SEED = profile.seed
 # display name -> (explainer name, options); see drise_tf.explainers.available() for more (e.g. "guided_backprop").
-# Every random method gets the seed, so the maps (and the sanity check's step 0) are reproducible.
-METHODS = {name: (method, {**options, "seed": SEED} if method in ("drise", "rise", "smoothgrad") else options)
-           for name, (method, options) in DEFAULT_METHODS.items()}
+# The comparison passes SEED to every random method (masks, SmoothGrad noise), so the maps are reproducible.
+METHODS = dict(DEFAULT_METHODS)
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32)
 K_SANITY = min(8, K_IMAGES)  # images of the randomisation check
-N_CASCADE_LAYERS = 3  # randomise this many layers with weights, from the top down
+N_CASCADE_STEPS = None  # randomise this many stages (metrics.layer_groups), from the top down; None: all
 SANITY_METHODS = METHODS  # methods checked (each is recomputed once per randomised layer)
 KEEP_OPEN = matplotlib.get_backend().lower() != "agg"  # keep figures open where they can be seen
 
@@ -56,10 +56,10 @@ images = x_test[:K_IMAGES]
 labels = y_test.reshape(-1)[:K_IMAGES].astype(np.int64)
 images_std = standardizer.transform(images)
 drise_options = dict(n_masks=N_MASKS, grid_size=profile.grid_size, p=profile.p, batch_size=MASK_BATCH,
-                     precision=PRECISION)  # shared by D-RISE and RISE; their seed is in METHODS
+                     precision=PRECISION)  # shared by D-RISE and RISE
 
 # %% Maps of every method, their deletion / insertion AUC and agreement
-comparison = method_comparison(model, images_std, labels, methods=METHODS, step=STEP, **drise_options)
+comparison = method_comparison(model, images_std, labels, methods=METHODS, step=STEP, seed=SEED, **drise_options)
 print(comparison.format())
 print("CSV:", comparison.write_csv(FIGURES_DIR / "methods_auc.csv"))
 
@@ -82,7 +82,7 @@ fig = plots.agreement_heatmap(names, matrix, title="Methods: mean Spearman rank 
 plots.save(fig, FIGURES_DIR / "methods_agreement.png", close=not KEEP_OPEN)
 
 # %% Sanity check: randomise the top layers one after another and compare each method's maps with the originals
-cascade = [layer.name for layer in model.layers if layer.weights][::-1][:N_CASCADE_LAYERS]
+cascade = metrics.layer_groups(model)[:N_CASCADE_STEPS]  # one step per stage (stage4, stage3, ...)
 rows = sanity_check(model, images_std[:K_SANITY], labels[:K_SANITY], methods=SANITY_METHODS, layers=cascade,
                     seed=SEED, **drise_options)
 print(f"{'method':28s}" + "".join(f"{str(row['layer'] or 'original'):>14s}" for row in next(iter(rows.values()))))

@@ -105,7 +105,21 @@ def test_gradcam_plus_plus_equals_tf_keras_vis_on_a_hand_built_logits_model(mode
     reference = GradcamPlusPlus(logits_model, clone=False)(
         CategoricalScore(TARGETS), images, penultimate_layer="feat", seek_penultimate_conv_layer=False,
         normalize_cam=False)
-    np.testing.assert_allclose(maps, reference, rtol=1e-5, atol=1e-6)
+    # documented shift: the target logit minus the largest logit, so each map is scaled by exp(-max logit)
+    scale = np.exp(-logits_model(images).numpy().max(axis=1))[:, None, None]
+    np.testing.assert_allclose(maps, reference * scale, rtol=1e-4, atol=1e-7)
+
+
+def test_gradcam_plus_plus_stays_finite_with_huge_logits(model, images):
+    inputs = keras.Input(model.input_shape[1:])
+    features = keras.layers.Conv2D(3, 3, padding="same", name="feat", activation="relu")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(4, name="logits", kernel_initializer=keras.initializers.Constant(1e3),
+                                 bias_initializer=keras.initializers.Constant(0.0))(pooled)
+    huge = keras.Model(inputs, outputs)
+    assert np.abs(huge(images).numpy()).max() > 200  # exp() of these overflows in float32
+    maps = make("gradcam++", huge, layer="feat").explain(images, [0] * len(images))
+    assert np.all(np.isfinite(maps))
 
 
 def _hand_scorecam(logits_model, images, targets, layer):

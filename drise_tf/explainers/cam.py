@@ -11,6 +11,7 @@ import functools
 from typing import Any, Optional
 
 import numpy as np
+import tensorflow as tf
 from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 from tf_keras_vis.scorecam import Scorecam
@@ -99,9 +100,13 @@ class CamExplainer(Explainer):
     def _call_options(self) -> dict:
         return {}
 
+    def _score(self, targets: np.ndarray) -> Any:
+        """The tf-keras-vis score of the target classes."""
+        return CategoricalScore(list(targets))
+
     def _explain(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return self.cam(
-            CategoricalScore(list(targets)),
+            self._score(targets),
             images,
             penultimate_layer=self.layer,
             seek_penultimate_conv_layer=False,
@@ -115,9 +120,22 @@ class GradcamExplainer(CamExplainer):
 
 
 class GradcamPlusPlusExplainer(CamExplainer):
-    """Grad-CAM++ (Chattopadhay et al. 2018), through tf-keras-vis ``GradcamPlusPlus``."""
+    """Grad-CAM++ (Chattopadhay et al. 2018), through tf-keras-vis ``GradcamPlusPlus``.
+
+    tf-keras-vis multiplies the gradients by ``exp(logit)``, which overflows to NaN for logits above ~88. The score
+    here is the target logit minus the (constant, gradient-stopped) largest logit: the gradients are unchanged and
+    each raw map is tf-keras-vis's times ``exp(-max logit)``, a positive per-image factor (same shape, finite).
+    """
 
     visualisation_class = GradcamPlusPlus
+
+    def _score(self, targets: np.ndarray) -> Any:
+        indices = tf.constant(np.asarray(targets, dtype=np.int64))
+
+        def shifted_logit(output: tf.Tensor) -> tf.Tensor:
+            return tf.gather(output, indices, batch_dims=1) - tf.stop_gradient(tf.reduce_max(output, axis=-1))
+
+        return shifted_logit
 
 
 class ScorecamExplainer(CamExplainer):
