@@ -140,7 +140,7 @@ def imagenet_on_cifar(
     images: Any,
     *,
     methods: Sequence[str] = ("gradcam", "gradcam++", "faster_scorecam"),
-    preprocessing: str = "torch",
+    preprocessing: str = "caffe",
     layer: Optional[str] = None,
     normalize: str = "minmax",
     top: int = 5,
@@ -157,8 +157,9 @@ def imagenet_on_cifar(
     methods : sequence of str
         Explainer names (:func:`drise_tf.explainers.available`). Plain ``"scorecam"`` is allowed but costs one
         ResNet50 pass per channel (2048 per image); ``"faster_scorecam"`` is the practical Score-CAM.
-    preprocessing : {"torch", "caffe"}
-        See :func:`preprocess`.
+    preprocessing : {"caffe", "torch"}
+        See :func:`preprocess`. Default ``"caffe"``: what Keras's ImageNet weights were trained with. The study
+        (SPEC 3) used ``"torch"`` mean/std with PyTorch weights; on Keras's weights that mismatch degrades labels.
     layer : str, optional
         CAM layer (default: :func:`drise_tf.explainers.default_cam_layer`, ``conv5_block3_out`` for ResNet50).
     normalize : {"none", "minmax"}

@@ -37,7 +37,7 @@ WEIGHTS = None if TINY else "imagenet"  # "imagenet" (download once), None (rand
 FALLBACK_TO_RANDOM_WEIGHTS = True  # offline without the weights: go on with random weights (clearly labelled)
 INPUT_SIZE = 64 if TINY else 224  # the study: 224 (pretrained weights with the top need 224)
 SAMPLE_CLASSES = imagenet.STUDY_CLASSES  # the first test image of each of these CIFAR-10 classes
-PREPROCESSING = "torch"  # the study: (x/255 - ImageNet mean) / std; "caffe" is what Keras's weights were trained on
+PREPROCESSING = "caffe"  # what Keras's ImageNet weights expect; the study's "torch" mean/std suits PyTorch weights
 METHODS = ("gradcam", "gradcam++", "faster_scorecam")  # CAMs on the last conv block (conv5_block3_out)
 TOP = 5  # ImageNet labels printed per image
 KEEP_OPEN = matplotlib.get_backend().lower() != "agg"  # keep figures open where they can be seen
