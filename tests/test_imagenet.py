@@ -95,7 +95,7 @@ def test_imagenet_on_cifar_on_a_small_random_model():
     images = np.random.default_rng(2).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
     result = imagenet.imagenet_on_cifar(model, images, top=3, method_options={"faster_scorecam": {"max_n": 3}})
     assert result["images"].shape == (2, 48, 48, 3) and result["images"].dtype == np.uint8
-    probs = model(imagenet.preprocess(images, size=48)).numpy()
+    probs = model(imagenet.preprocess(images, size=48, mode="caffe")).numpy()  # the default preprocessing
     np.testing.assert_array_equal(result["targets"], probs.argmax(axis=1))
     assert result["predictions"][0][0][1] == imagenet.class_names()[probs[0].argmax()]
     assert set(result["maps"]) == {"gradcam", "gradcam++", "faster_scorecam"}
