@@ -268,6 +268,10 @@ class Standardizer:
         pixels = (x * self.std + self.mean) * np.float32(self.SCALE)
         return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
+    def bounds(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Per-channel (low, high) of standardised pixels 0..255: the valid input range (attacks, visualisation)."""
+        return (0.0 - self.mean) / self.std, (1.0 - self.mean) / self.std
+
     def save(self, path: str | os.PathLike) -> str:
         """Write ``{"mean": [...], "std": [...], "scale": 255.0}`` to ``path`` atomically; return the path."""
         text = json.dumps({"mean": self.mean.tolist(), "std": self.std.tolist(), "scale": self.SCALE}, indent=2)

@@ -259,3 +259,35 @@ def sanity_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray,
     book.add_table([{"method": name, **row} for name, method_rows in rows.items() for row in method_rows],
                    "07_sanity_randomization.csv", "The sanity-check correlations behind the figure (CSV).")
     return rows
+
+
+def study_figures(book: Any, model: Any, standardizer: Any, x_test: np.ndarray, y_test: np.ndarray,
+                  profile: Profile) -> Dict[str, Any]:
+    """The neighbouring studies that need only the trained model: Grad-CAM on misclassified test images, FGSM
+    accuracy against epsilon, and class model visualisation (the ImageNet ResNet-50 study and the stride/kernel
+    sweep need their own models: ``experiments/06`` and ``07``)."""
+    from drise_tf.adversarial import epsilon_sweep
+    from drise_tf.explainers import class_visualisation
+    from drise_tf.studies import misclassified_gradcam
+
+    x_std = standardizer.transform(x_test)
+    wrong = misclassified_gradcam(model, x_std, y_test, k=10)
+    if len(wrong["indices"]):
+        titles = [f"true: {CLASS_NAMES[t]}\npred: {CLASS_NAMES[p]}" for t, p in zip(wrong["true"], wrong["predicted"])]
+        book.add(plots.labelled_image_grid(x_test[wrong["indices"]], titles, ncols=5, maps=wrong["maps"],
+                                           suptitle="Grad-CAM on misclassified test images (predicted class)"),
+                 "08_misclassified_gradcam",
+                 "Grad-CAM of the predicted class on the first misclassified test images, true and predicted labels.")
+    low, high = standardizer.bounds()
+    count = min(len(x_std), 500)
+    epsilons = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+    sweep = epsilon_sweep(model, x_std[:count], y_test[:count], epsilons, clip_min=low, clip_max=high)
+    book.add(plots.accuracy_sweep_figure(sweep["epsilon"], sweep["accuracy"], xlabel="epsilon (standardised units)",
+                                         title="FGSM: test accuracy against epsilon"), "09_fgsm_accuracy",
+             f"FGSM (Goodfellow et al.): accuracy on {count} test images against epsilon, clipped to valid pixels.")
+    images = class_visualisation(model, list(range(len(CLASS_NAMES))), seed=profile.seed,
+                                 input_range=(float(low.min()), float(high.max())))
+    book.add(plots.labelled_image_grid(standardizer.to_uint8(np.clip(images, low, high)), list(CLASS_NAMES), ncols=5,
+                                       suptitle="Class model visualisation (activation maximisation)"),
+             "10_class_visualisation", "One image per class that maximises the class logit (tf-keras-vis).")
+    return {"misclassified": wrong, "fgsm": sweep, "class_images": images}

@@ -108,6 +108,7 @@ def reproduce(
     figure_sets.similarity_figures(book, model, standardizer, x_test, y_test, prof)
     figure_sets.method_figures(book, model, standardizer, x_test, y_test, prof)
     figure_sets.sanity_figures(book, model, standardizer, x_test, y_test, prof)
+    figure_sets.study_figures(book, model, standardizer, x_test, y_test, prof)
     index = book.write_index()
     return {"run_dir": run_dir, "figures": [book.folder / e["file"] for e in book.entries], "index": index,
             "evaluation": evaluation}

@@ -89,6 +89,13 @@ def test_standardizer_to_uint8_inverts_transform():
     assert clipped.dtype == np.uint8 and (clipped == 255).all()
 
 
+def test_standardizer_bounds_are_the_transformed_black_and_white():
+    standardizer = Standardizer.fit(_uint8_images(4))
+    low, high = standardizer.bounds()
+    np.testing.assert_allclose(low, standardizer.transform(np.zeros((1, 1, 3), np.uint8))[0, 0], rtol=1e-6)
+    np.testing.assert_allclose(high, standardizer.transform(np.full((1, 1, 3), 255, np.uint8))[0, 0], rtol=1e-6)
+
+
 def test_standardizer_save_load_round_trip(tmp_path):
     standardizer = Standardizer.fit(_uint8_images(5))
     path = standardizer.save(tmp_path / "run" / "standardizer.json")
