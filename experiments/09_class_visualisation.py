@@ -42,8 +42,8 @@ KEEP_OPEN = matplotlib.get_backend().lower() != "agg"  # keep figures open where
 
 # %% Load the trained model; the images live in its standardised input space, clipped to the valid pixel range
 model, standardizer = load_run(RUN_DIR)
-input_range = (float(((0.0 - standardizer.mean) / standardizer.std).min()),
-               float(((1.0 - standardizer.mean) / standardizer.std).max()))
+low, high = standardizer.bounds()  # standardised values of pixels 0 and 255, per channel
+input_range = (float(low.min()), float(high.max()))
 
 # %% Class model images by activation maximisation, shown as pixels
 generated = explainers.class_visualisation(

@@ -47,7 +47,7 @@ x_test, y_test = x_test[:N_TEST], y_test.reshape(-1)[:N_TEST].astype(np.int64)
 accuracies = {}
 for label, run_dir in RUN_DIRS.items():
     model, standardizer = load_run(run_dir)
-    low, high = (0.0 - standardizer.mean) / standardizer.std, (1.0 - standardizer.mean) / standardizer.std
+    low, high = standardizer.bounds()  # valid standardised pixel range, per channel
     sweep = adversarial.epsilon_sweep(model, standardizer.transform(x_test), y_test, EPSILONS, clip_min=low,
                                       clip_max=high)
     accuracies[label] = sweep["accuracy"]
@@ -58,7 +58,7 @@ plots.save(fig, FIGURES_DIR / "fgsm_accuracy.png", close=not KEEP_OPEN)
 
 # %% Clean and attacked examples (first model), with the model's label and probability
 model, standardizer = load_run(next(iter(RUN_DIRS.values())))
-low, high = (0.0 - standardizer.mean) / standardizer.std, (1.0 - standardizer.mean) / standardizer.std
+low, high = standardizer.bounds()  # valid standardised pixel range, per channel
 clean = standardizer.transform(x_test[:K_IMAGES])
 attacked = adversarial.fgsm(model, clean, y_test[:K_IMAGES], EPSILON_SHOWN, clip_min=low, clip_max=high)
 both = np.concatenate([clean, attacked])
