@@ -65,7 +65,7 @@ class FigureBook:
             self.command,
             "```",
             "",
-            "Settings (profile):",
+            "Settings (data source and profile):",
             "",
             "```",
             *(f"{key} = {value!r}" for key, value in self.settings.items()),

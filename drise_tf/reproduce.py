@@ -101,7 +101,10 @@ def reproduce(
     )
     from drise_tf import figure_sets
 
-    book = figure_sets.FigureBook(pathlib.Path(figures_dir), command, dataclasses.asdict(prof))
+    from drise_tf.data import resolve_source
+
+    settings = {"data": resolve_source(data) or "Keras's CIFAR-10 download", **dataclasses.asdict(prof)}
+    book = figure_sets.FigureBook(pathlib.Path(figures_dir), command, settings)
 
     evaluation = figure_sets.training_figures(book, run_dir)
     figure_sets.thesis_drise_figures(book, model, standardizer, x_test, y_test, prof)
