@@ -55,6 +55,7 @@ from drise_tf._cifar_sources import (
     load_tarball,
 )
 from drise_tf._compat import keras, write_text_atomic
+from drise_tf.core import sharding
 
 __all__ = [
     "CLASS_NAMES", "NUM_CLASSES", "DATA_ENV", "AUGMENTATIONS", "CIFAR10_URL", "CifarDataError",
@@ -375,12 +376,16 @@ def _epoch_keys(seed: int) -> tf.data.Dataset:
     return draws.batch(_KEY_DRAWS).take(1).map(lambda draw: tf.reduce_sum(draw * weights))
 
 
-def train_steps_per_epoch(n: int, batch_size: int, augmentation: str = "random") -> int:
-    """Batches per training epoch: ``ceil(n / batch_size)``, or ``ceil(2n / batch_size)`` for ``"thesis"``."""
+def train_steps_per_epoch(n: int, batch_size: int, augmentation: str = "random", replicas: int = 1) -> int:
+    """Batches per training epoch: ``ceil(n / batch_size)``, or ``ceil(2n / batch_size)`` for ``"thesis"``.
+
+    Under ``replicas`` > 1 a last batch too small to feed every replica joins the one before it
+    (:func:`drise_tf.core.sharding.batch_bounds`), which can make one batch fewer.
+    """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     samples = 2 * n if _check_augmentation(augmentation) == "thesis" else n
-    return math.ceil(samples / _check_batch_size(batch_size))
+    return len(sharding.batch_bounds(samples, _check_batch_size(batch_size), replicas)) - 1
 
 
 def make_train_dataset(
@@ -391,6 +396,7 @@ def make_train_dataset(
     augmentation: str = "random",
     seed: int = 0,
     shuffle: bool = True,
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """Training batches ``(images float32 (b, H, W, C), one-hot float32 (b, 10))``; one epoch per iteration.
 
@@ -411,6 +417,9 @@ def make_train_dataset(
         ones, and two datasets built with the same seed yield the same batches, epoch after epoch.
     shuffle : bool
         Shuffle the samples of each epoch (False: originals first, then, for ``"thesis"``, the augmented copy).
+    replicas : int
+        Replicas each batch will be split over (``strategy.num_replicas_in_sync``): no batch is smaller
+        (:func:`drise_tf.core.sharding.batch_bounds`), so no replica gets an empty batch.
 
     Returns
     -------
@@ -425,14 +434,15 @@ def make_train_dataset(
         raise ValueError(f"seed must be an integer, got {seed!r}")
     n = len(x)
     total = 2 * n if augmentation == "thesis" else n
+    bounds = sharding.batch_bounds(total, batch_size, replicas)
     images, labels = tf.constant(x), tf.constant(targets)
 
     def epoch(key: tf.Tensor) -> tf.data.Dataset:
         order = tf.range(total, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([key, -1]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-        return batches.map(lambda step, index: (key, step, index))
+        batches = tf.data.Dataset.from_tensor_slices((bounds[:-1], bounds[1:])).enumerate()
+        return batches.map(lambda step, bound: (key, step, order[bound[0] : bound[1]]))
 
     def load(key: tf.Tensor, step: tf.Tensor, index: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         source = index % n  # "thesis": index >= n is the augmented copy of image index - n
@@ -444,13 +454,18 @@ def make_train_dataset(
 
     dataset = _epoch_keys(seed).flat_map(epoch)
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    steps = train_steps_per_epoch(n, batch_size, augmentation)
+    steps = len(bounds) - 1
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
-def make_eval_dataset(x_std: Any, y: Any = None, *, batch_size: int = 256) -> tf.data.Dataset:
-    """Evaluation batches in order, not shuffled or augmented: ``(images, one-hot)``, or images if ``y`` is None."""
+def make_eval_dataset(x_std: Any, y: Any = None, *, batch_size: int = 256, replicas: int = 1) -> tf.data.Dataset:
+    """Evaluation batches in order, not shuffled or augmented: ``(images, one-hot)``, or images if ``y`` is None.
+
+    ``replicas``: as in :func:`make_train_dataset`, no batch is smaller than the number of replicas.
+    """
     x = _check_standardised(x_std)
-    batch_size = _check_batch_size(batch_size)
-    elements = x if y is None else (x, _targets(y, len(x)))
-    return tf.data.Dataset.from_tensor_slices(elements).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    bounds = sharding.batch_bounds(len(x), _check_batch_size(batch_size), replicas)
+    elements = tf.constant(x) if y is None else (tf.constant(x), tf.constant(_targets(y, len(x))))
+    batches = tf.data.Dataset.from_tensor_slices((bounds[:-1], bounds[1:]))
+    return batches.map(lambda start, stop: tf.nest.map_structure(lambda part: part[start:stop], elements)).prefetch(
+        tf.data.AUTOTUNE)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from drise_tf import masks as masks_lib
 from drise_tf import similarity as similarity_lib
 from drise_tf._compat import keras
+from drise_tf.core import sharding
 
 TARGETS = ("true", "predicted")
 NORMALIZATIONS = ("none", "np", "coverage", "debiased")
@@ -199,11 +200,13 @@ class DRise:
         return self._forward_model
 
     def _local_step(
-        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor
+        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor,
+        mask_weights: Optional[tf.Tensor] = None,
     ) -> Tuple[tf.Tensor, tf.Tensor]:
         """Scores (S, g, m) of every (score, image, mask) and the partial weighted sums (S, g, H*W).
 
         ``targets`` is (S, g, classes): each score's target vectors. One forward pass serves every score.
+        ``mask_weights`` (m,) multiplies each mask's scores in the sum (0 for a replica's padding masks).
         """
         shape = tf.shape(images)
         groups, masks_count = shape[0], tf.shape(masks)[0]
@@ -216,27 +219,26 @@ class DRise:
             for index, score in enumerate(scores_fns)
         ])
         flat_masks = tf.reshape(masks, [masks_count, -1])
-        partial = tf.reshape(tf.matmul(tf.reshape(scores, [-1, masks_count]), flat_masks),
+        weighted = scores if mask_weights is None else scores * mask_weights
+        partial = tf.reshape(tf.matmul(tf.reshape(weighted, [-1, masks_count]), flat_masks),
                              [len(scores_fns), groups, -1])
         return partial, scores
 
     def _distributed_step(
         self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor
     ) -> Tuple[tf.Tensor, tf.Tensor]:
+        """:meth:`_local_step` with the masks split over the replicas, none of them empty (padding masks weigh 0)."""
         strategy = self.strategy
 
         def replica_fn() -> Tuple[tf.Tensor, tf.Tensor]:
             context = tf.distribute.get_replica_context()
-            replicas = context.num_replicas_in_sync
-            index = tf.cast(context.replica_id_in_sync_group, tf.int32)
-            per_replica = (tf.shape(masks)[0] + replicas - 1) // replicas
-            return self._local_step(scores_fns, images, masks[index * per_replica : (index + 1) * per_replica],
-                                    targets)
+            shard, real = sharding.replica_shard(masks, context.replica_id_in_sync_group, context.num_replicas_in_sync)
+            return self._local_step(scores_fns, images, shard, targets, real)
 
         partial, scores = strategy.run(replica_fn)
         partial = strategy.reduce(tf.distribute.ReduceOp.SUM, partial, axis=None)
         scores = tf.concat(strategy.experimental_local_results(scores), axis=2)
-        return partial, scores
+        return partial, scores[:, :, : tf.shape(masks)[0]]
 
     def _step(self, height: int, width: int, channels: int, scores_fns: Optional[Tuple[similarity_lib.Score, ...]] = None):
         """The compiled step for this image size and these scores (default: the engine's own score)."""

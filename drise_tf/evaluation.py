@@ -5,7 +5,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from drise_tf.data import CLASS_NAMES
+from drise_tf.core import sharding
+from drise_tf.data import CLASS_NAMES, make_eval_dataset
 
 #: Probabilities are clipped to [EPSILON, 1] before the log, as Keras's categorical cross-entropy does.
 EPSILON = 1e-7
@@ -53,8 +54,10 @@ def predict_probs(model: Any, x_std: np.ndarray, *, batch_size: int = 256) -> np
         raise ValueError(f"x_std must be finite floating-point standardised images, got dtype {x_std.dtype}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    outputs = model.predict(x_std.astype(np.float32, copy=False), batch_size=int(batch_size), verbose=0)
-    return np.asarray(outputs, dtype=np.float32)
+    replicas = sharding.replica_count(model.distribute_strategy)
+    padded = sharding.pad_rows(x_std.astype(np.float32, copy=False), replicas)
+    batches = make_eval_dataset(padded, batch_size=max(int(batch_size), replicas), replicas=replicas)
+    return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)[: len(x_std)]
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int = 10) -> np.ndarray:

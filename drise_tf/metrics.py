@@ -18,6 +18,7 @@ import tensorflow as tf
 from scipy import stats
 
 from drise_tf._compat import keras, variable_short_name
+from drise_tf.core import sharding
 
 MODES = ("deletion", "insertion")
 AGREEMENT_METRICS = ("spearman", "topk")
@@ -110,10 +111,10 @@ def gaussian_blur(images: np.ndarray, *, kernel: int = 11, sigma: float = 5.0) -
 
 
 def _probabilities(model, batch: np.ndarray) -> np.ndarray:
-    out = model.predict_on_batch(batch)
+    out = model.predict_on_batch(sharding.pad_rows(batch, sharding.replica_count(model.distribute_strategy)))
     if isinstance(out, (list, tuple)) or np.ndim(out) != 2:
         raise ValueError("model must output one probability array of shape (batch, classes)")
-    return np.asarray(out)
+    return np.asarray(out)[: len(batch)]
 
 
 def predicted_classes(model, images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:

@@ -35,6 +35,7 @@ import tensorflow as tf
 from drise_tf import data as data_lib
 from drise_tf._compat import MODEL_SUFFIX, keras, load_model, save_model_atomic, write_text_atomic
 from drise_tf.architectures import build
+from drise_tf.core import sharding
 from drise_tf.evaluation import evaluate, format_evaluation
 from drise_tf.registry import Registry
 from drise_tf.schedules import OneCycle, learning_rate_at, thesis_learning_rate
@@ -159,8 +160,11 @@ class _EpochRecorder(keras.callbacks.Callback):
     """Appends the epoch's row to the history and writes checkpoint, state and history files atomically."""
 
     def __init__(self, out_dir: pathlib.Path, history: Dict[str, List[Any]], schedule: Any,
-                 settings: Dict[str, Any], best: Optional[Dict[str, Any]], best_metric: Optional[str]) -> None:
+                 settings: Dict[str, Any], best: Optional[Dict[str, Any]], best_metric: Optional[str],
+                 validation: ArrayPair, verbose: int) -> None:
         super().__init__()
+        self.validation = validation
+        self.verbose = verbose
         self.out_dir = out_dir
         self.history = history
         self.schedule = schedule
@@ -169,7 +173,11 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.best_metric = best_metric
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
-        logs = dict(logs or {})
+        logs = {} if logs is None else logs
+        logs["val_loss"], logs["val_accuracy"] = _evaluate_point(self.model, self.validation)  # later callbacks see them
+        if self.verbose:
+            print(f"[train] epoch {epoch + 1}: val_loss {logs['val_loss']:.4f}, val_accuracy "
+                  f"{logs['val_accuracy']:.4f}", flush=True)
         step = int(self.model.optimizer.iterations.numpy())
         row = {"epoch": epoch + 1, "lr": learning_rate_at(self.schedule, step)}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -217,8 +225,10 @@ def _from_logits(model: Any) -> bool:
 
 
 def _evaluate_point(model: Any, pair: ArrayPair) -> Tuple[float, float]:
-    results = model.evaluate(data_lib.make_eval_dataset(*pair), verbose=0, return_dict=True)
-    return float(results["loss"]), float(results["accuracy"])
+    """Loss and accuracy of ``model`` on ``pair``, through :func:`evaluate` (padded prediction, see
+    :mod:`drise_tf.core.sharding`): Keras's ``evaluate`` fails under a strategy on batches that split unevenly."""
+    results = evaluate(model, *pair, from_logits=_from_logits(model))
+    return results["loss"], results["accuracy"]
 
 
 def _load_state(out_dir: pathlib.Path) -> Optional[Dict[str, Any]]:
@@ -313,13 +323,18 @@ def train(
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    strategy = strategy or default_strategy()
+    replicas = sharding.replica_count(strategy)
+    if len(x_train) < replicas:
+        raise ValueError(f"train_data has {len(x_train)} images, fewer than the strategy's {replicas} replicas")
+    if batch_size < replicas:
+        raise ValueError(f"batch_size ({batch_size}) must be at least the strategy's {replicas} replicas")
     n_train = int(x_train.shape[0])
-    steps_per_epoch = data_lib.train_steps_per_epoch(n_train, batch_size, augmentation)
+    steps_per_epoch = data_lib.train_steps_per_epoch(n_train, batch_size, augmentation, replicas)
     schedule = recipe.make_schedule(steps_per_epoch, epochs, n_train, batch_size, lr_quirk)
     settings = {"recipe": recipe.name, "epochs": int(epochs), "batch_size": int(batch_size),
                 "augmentation": augmentation, "lr_quirk": bool(lr_quirk), "n_train": n_train, "seed": int(seed)}
 
-    strategy = strategy or default_strategy()
     distributed = strategy is not tf.distribute.get_strategy()  # asked outside any scope: not the default one
     state = _load_state(out_dir) if resume else None
     if state is not None:
@@ -357,13 +372,12 @@ def train(
                 history[key].append(value)
             _write_history(out_dir, history)
 
-    recorder = _EpochRecorder(out_dir, history, schedule, settings, best, recipe.best_metric)
-    val_ds = data_lib.make_eval_dataset(x_val, y_val)
+    recorder = _EpochRecorder(out_dir, history, schedule, settings, best, recipe.best_metric, (x_val, y_val), verbose)
     for epoch in range(start, epochs):
         train_ds = data_lib.make_train_dataset(x_train, y_train, batch_size=batch_size, augmentation=augmentation,
-                                               seed=_epoch_seed(seed, epoch), shuffle=True)
+                                               seed=_epoch_seed(seed, epoch), shuffle=True, replicas=replicas)
         infinite = int(train_ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
-        working.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_ds,
+        working.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch,
                     steps_per_epoch=steps_per_epoch if infinite else None, shuffle=False,
                     callbacks=[recorder, *callbacks], verbose=verbose)
 

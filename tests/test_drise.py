@@ -173,6 +173,7 @@ def test_hand_built_patch_model(score_name):
     assert raw[inside].mean() > raw[~inside].mean()
 
 
+@pytest.mark.distributed
 def test_distributed_equals_single_device(model, images):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     kwargs = dict(n_masks=13, seed=4, batch_size=4)  # last mask batch has 1 mask: one replica gets none
@@ -182,6 +183,9 @@ def test_distributed_equals_single_device(model, images):
     np.testing.assert_allclose(spread_scores, single_scores, rtol=1e-5, atol=1e-6)
     with strategy.scope():  # an active strategy is picked up
         assert DRise(model, **kwargs).strategy is strategy
+    one_mask = DRise(model, strategy=strategy, n_masks=1, seed=4).explain(images[:1], [2], return_scores=True)
+    for got, want in zip(one_mask, DRise(model, n_masks=1, seed=4).explain(images[:1], [2], return_scores=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # fewer masks than replicas
     multi = DRise(model, strategy=strategy, n_masks=11, seed=4, batch_size=6).explain(images, [1, 2, 3])
     np.testing.assert_allclose(multi, DRise(model, n_masks=11, seed=4, batch_size=6).explain(images, [1, 2, 3]),
                                rtol=1e-5, atol=1e-5)
@@ -207,6 +211,7 @@ def test_explain_scores_equals_one_explain_per_score_and_normalisation(model, im
         DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=[])
 
 
+@pytest.mark.distributed
 def test_explain_scores_under_a_strategy(model, images):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     kwargs = dict(n_masks=9, grid_size=4, seed=2, batch_size=4)

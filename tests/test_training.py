@@ -220,6 +220,7 @@ def test_adam_cnn_keeps_best_checkpoint_and_splits_20_percent(toy, tmp_path):
     assert all(abs(v * 6 - round(v * 6)) < 1e-5 for v in history["val_accuracy"])
 
 
+@pytest.mark.distributed
 def test_train_under_mirrored_strategy(toy, tmp_path):
     train_pair, val_pair, _ = toy
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -231,6 +232,19 @@ def test_train_under_mirrored_strategy(toy, tmp_path):
     resumed = training.train(_tiny_model(), train_pair, val_pair, out_dir=tmp_path, epochs=1, resume=True,
                              strategy=strategy, **KW)
     assert resumed == history
+    # 33 training / 17 validation images in batches of 16: last batches of 1 image join the batch before them
+    (x, y), (xv, yv) = train_pair, val_pair
+    odd = training.train(_tiny_model(), (np.concatenate([x, xv[:1]]), np.concatenate([y, yv[:1]])), (xv, yv),
+                         out_dir=tmp_path / "odd", epochs=1, strategy=strategy, **KW)
+    assert np.isfinite(odd["loss"]).all() and np.isfinite(odd["val_loss"]).all()
+    single = training.train(_tiny_model(), train_pair, (xv, yv), out_dir=tmp_path / "one", epochs=1, epoch0=True, **KW)
+    assert odd["val_loss"][0] == pytest.approx(single["val_loss"][0], rel=1e-5)  # same untrained model and data
+    one_val = training.train(_tiny_model(), train_pair, (xv[:1], yv[:1]), out_dir=tmp_path / "v1", epochs=1,
+                             strategy=strategy, **KW)
+    assert np.isfinite(one_val["val_loss"]).all()
+    with pytest.raises(ValueError, match="train_data has 1 images, fewer than the strategy's 2 replicas"):
+        training.train(_tiny_model(), (x[:1], y[:1]), val_pair, out_dir=tmp_path / "bad", epochs=1,
+                       strategy=strategy, **KW)
 
 
 @pytest.mark.parametrize(
