@@ -111,7 +111,7 @@ def gaussian_blur(images: np.ndarray, *, kernel: int = 11, sigma: float = 5.0) -
 
 
 def _probabilities(model, batch: np.ndarray) -> np.ndarray:
-    out = model.predict_on_batch(sharding.pad_rows(batch, sharding.replica_count(model.distribute_strategy)))
+    out = model.predict_on_batch(sharding.pad_rows(batch, sharding.replica_count(getattr(model, "distribute_strategy", None))))
     if isinstance(out, (list, tuple)) or np.ndim(out) != 2:
         raise ValueError("model must output one probability array of shape (batch, classes)")
     return np.asarray(out)[: len(batch)]
