@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from drise_tf.drise import DRise  # noqa: E402
-from drise_tf.masks import plan_masks  # noqa: E402
+from drise_tf.explain.drise import DRise  # noqa: E402
+from drise_tf.explain.masks import plan_masks  # noqa: E402
 
 
 def timed(fn):
@@ -73,7 +73,7 @@ def explain_time(explainer: DRise, images: np.ndarray, targets) -> float:
 
 
 def bench_resnet18(n: int, batch_size: int, bf16_n: int, multi: int, multi_n: int, repeats: int) -> None:
-    from drise_tf.architectures import resnet18
+    from drise_tf.training.architectures import resnet18
 
     tf.random.set_seed(0)
     model = resnet18(input_shape=(32, 32, 3), num_classes=10)
@@ -106,7 +106,7 @@ def bench_resnet18(n: int, batch_size: int, bf16_n: int, multi: int, multi_n: in
 
 def child_224(n: int, batch_size: int) -> None:
     """Subprocess body: one 224x224 ResNet-50 explanation; prints JSON with time and peak RSS."""
-    from drise_tf._compat import keras
+    from drise_tf.core.compat import keras
 
     model = keras.applications.ResNet50(weights=None)
     image = np.random.default_rng(0).normal(size=(1, 224, 224, 3)).astype(np.float32)

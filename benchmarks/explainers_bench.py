@@ -1,7 +1,7 @@
-"""Overhead of drise_tf.explainers over calling tf-keras-vis directly, and Score-CAM vs Faster-Score-CAM.
+"""Overhead of drise_tf.explain over calling tf-keras-vis directly, and Score-CAM vs Faster-Score-CAM.
 
 Run by hand: ``python benchmarks/explainers_bench.py [--images 16] [--repeats 3]``. Prints, for each method, the
-best-of-``repeats`` time of ``make(name, model).explain(x, targets)`` and of the equivalent direct tf-keras-vis call
+best-of-``repeats`` time of ``make_explainer(name, model).explain(x, targets)`` and of the equivalent direct tf-keras-vis call
 on the same prepared (linear-head) model and batch, and their ratio (target <= 1.05). Then Score-CAM vs
 Faster-Score-CAM on the 512 channels of ResNet-18's last block. Timings drift on shared machines: read the ratios.
 """
@@ -17,9 +17,9 @@ from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils.scores import CategoricalScore
 
-from drise_tf.architectures import RESNET18_LAST_CONV, resnet18
-from drise_tf.explainers import make
-from drise_tf.model_copies import working_copy
+from drise_tf.training.architectures import RESNET18_LAST_CONV, resnet18
+from drise_tf.explain import make_explainer
+from drise_tf.explain.model_copies import working_copy
 
 
 def best_times(fns, repeats: int) -> list:
@@ -57,7 +57,7 @@ def main() -> None:
     print(f"ResNet-18, {args.images} images 32x32, best of {args.repeats}")
     print(f"{'method':<12}{'ours (s)':>10}{'tf-keras-vis (s)':>18}{'ratio':>8}")
     for name, call in direct.items():
-        explainer = make(name, model)
+        explainer = make_explainer(name, model)
         ours, theirs = best_times([lambda: explainer.explain(x, targets), call], args.repeats)
         print(f"{name:<12}{ours:>10.3f}{theirs:>18.3f}{ours / theirs:>8.3f}")
 
@@ -65,8 +65,8 @@ def main() -> None:
     if n < 1:
         return
     xs, ts = x[:n], targets[:n]
-    full = make("scorecam", model)
-    faster = make("faster_scorecam", model)
+    full = make_explainer("scorecam", model)
+    faster = make_explainer("faster_scorecam", model)
     vis = Scorecam(linear, clone=False)
     t_full, t_direct = best_times([lambda: full.explain(xs, ts),
                                    lambda: vis(CategoricalScore(list(ts)), xs, **cam_kw)], 1)

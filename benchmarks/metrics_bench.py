@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from drise_tf import metrics
-from drise_tf._compat import keras
+from drise_tf.core.compat import keras
 
 
 def small_cnn() -> "keras.Model":

@@ -15,8 +15,8 @@ from typing import Iterable
 import numpy as np
 import tensorflow as tf
 
-from drise_tf._compat import keras
-from drise_tf.architectures import resnet18
+from drise_tf.core.compat import keras
+from drise_tf.training.architectures import resnet18
 from drise_tf.data import Standardizer, make_train_dataset
 from drise_tf.training import get_recipe
 

@@ -83,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             evaluate_run(args.run, data=args.data, n_test=args.n_test)
         else:
-            from drise_tf.reproduce import reproduce
+            from drise_tf.reproduction.run import reproduce
 
             reproduce(
                 args.profile, data=args.data, models_dir=args.models_dir, figures_dir=args.figures_dir,

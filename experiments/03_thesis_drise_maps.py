@@ -1,76 +1,72 @@
-"""03 - The thesis's D-RISE maps (SPEC 1.3-1.4, figure 4): 5 cats classified as cat, 5 cats classified as dog.
+"""03 - The thesis's D-RISE maps (thesis figure 4): 5 cats classified as cat, 5 cats classified as dog.
 
-For each selected test image (first K in test-set order): the 3D surface of the raw weighted sum with planes at
-0.1*N*p and N*p (its scale), and the "Original Image" / "Saliency Map" overlay figure. The prediction entropy
-(bits) of each image is printed, as the thesis computed it. The class pair is configurable.
+The thesis's D-RISE: N random masks on a 16x16 grid (each cell kept with probability p = 0.5, upsampled nearest
+and shifted by up to 2 pixels), each masked image scored by the cosine similarity of the model's output to the
+one-hot TRUE label, and the map = the raw weighted sum of the masks (no normalisation). N is the profile's: 5000 on
+the thesis and quick profiles, 40 on the tests' tiny profile.
+
+For each selected test image (the first K of each group, in test-set order): the 3D surface of the raw weighted
+sum with planes at 0.1*N*p and N*p (its scale), and the "Original Image" / "Saliency Map" overlay figure. The
+prediction entropy (bits) of each image is printed, as the thesis computed it. The class pair is configurable.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/03_thesis_drise_maps.py``.
 """
-# %% Imports; a headless `python` run draws with Agg (files only), Spyder shows figures in its Plots pane
-from __future__ import annotations
+# %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
+import matplotlib.pyplot as plt
+import numpy as np
 
-import os
-import pathlib
-import sys
+from drise_tf import CLASS_NAMES, DRise, FigureBook, plotting, predict_probs, prediction_entropy, select_images, setup
+exp = setup(__file__)
 
-import matplotlib
-
-if "IPython" not in sys.modules and not os.environ.get("DISPLAY"):
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from drise_tf.data import CLASS_NAMES, load_cifar10  # noqa: E402
-from drise_tf.figure_sets import FigureBook, thesis_drise_figures  # noqa: E402
-from drise_tf.profiles import get_profile  # noqa: E402
-from drise_tf.training import load_run  # noqa: E402
-
-# %% Parameters (the only place to edit)
-PROFILE_NAME = os.environ.get("DRISE_TF_EXPERIMENT_PROFILE", "quick")  # the profile script 01 trained
-profile = get_profile(PROFILE_NAME)
-DATA = os.environ.get("DRISE_TF_DATA")  # CIFAR-10 source; None: Keras download / cache
-ROOT = pathlib.Path(os.environ.get("DRISE_TF_OUTPUT") or pathlib.Path(__file__).resolve().parents[1])
-RUN_DIR = ROOT / "models" / profile.run_name
-FIGURES_DIR = ROOT / "figures" / "experiments" / "03_thesis_drise_maps"
+# %% Parameters
 TRUE_CLASS = CLASS_NAMES.index("cat")  # images of this class ...
 PAIR_CLASS = CLASS_NAMES.index("dog")  # ... classified as itself, and as this class
-K_IMAGES = profile.k_images  # images per group (thesis: 5)
-N_MASKS = profile.n_masks  # thesis: 5000 (quick: 2000)
-GRID_SIZE = profile.grid_size  # thesis: 16x16 cells
-P_KEEP = profile.p  # thesis: 0.5
-MASK_BATCH = profile.mask_batch  # masked images per forward pass (thesis: 100)
-PRECISION = profile.precision  # forward passes in "float32" or "bfloat16"
-SEED = profile.seed  # seed of the masks (the thesis set none)
-N_TEST = profile.n_test  # search the first N_TEST test images (None: all)
-KEEP_OPEN = matplotlib.get_backend().lower() != "agg"  # keep figures open where they can be seen
+K_IMAGES = exp.profile.k_images  # images per group (thesis: 5)
+N_MASKS = exp.profile.n_masks  # random masks N (thesis: 5000)
+GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
+P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
+MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
+PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
+SEED = exp.profile.seed  # seed of the masks (the thesis set none)
 
-# %% Load the trained model, its standardizer and the test images
-model, standardizer = load_run(RUN_DIR)
-_, (x_test, y_test) = load_cifar10(DATA)
-y_test = y_test.reshape(-1).astype(np.int64)
-if N_TEST is not None:
-    x_test, y_test = x_test[:N_TEST], y_test[:N_TEST]
+# %% Choose the images: the first K test images of TRUE_CLASS classified as TRUE_CLASS, and as PAIR_CLASS
+images_std = exp.standardizer.transform(exp.x_test)  # the model's input: per-channel standardised images
+probs = predict_probs(exp.model, images_std)
+predicted = probs.argmax(axis=1)
+true_name, pair_name = CLASS_NAMES[TRUE_CLASS], CLASS_NAMES[PAIR_CLASS]
+groups = {
+    f"{true_name}_as_{true_name}": select_images(exp.y_test, predicted, true_class=TRUE_CLASS,
+                                                 predicted_class=TRUE_CLASS, k=K_IMAGES),
+    f"{true_name}_as_{pair_name}": select_images(exp.y_test, predicted, true_class=TRUE_CLASS,
+                                                 predicted_class=PAIR_CLASS, k=K_IMAGES),
+}
+for group, members in groups.items():
+    print(f"{group}: test images {members.tolist()}")
+indices = np.concatenate(list(groups.values()))
+if indices.size == 0:
+    raise SystemExit("no test image matches the class pair: choose other classes or search more test images")
 
-# %% Select the images, explain them with the thesis's D-RISE, draw the surface and overlay figure of each
-settings = profile.replace(k_images=K_IMAGES, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP,
-                           mask_batch=MASK_BATCH, precision=PRECISION, seed=SEED)
-book = FigureBook(FIGURES_DIR, "python experiments/03_thesis_drise_maps.py",
-                  {"profile": PROFILE_NAME, "true_class": TRUE_CLASS, "pair_class": PAIR_CLASS,
-                   "k_images": K_IMAGES, "n_masks": N_MASKS, "grid_size": GRID_SIZE, "p": P_KEEP, "seed": SEED},
-                  keep_open=KEEP_OPEN)
-result = thesis_drise_figures(book, model, standardizer, x_test, y_test, settings,
-                              true_class=TRUE_CLASS, pair_class=PAIR_CLASS)
-print("index:", book.write_index())
+# %% D-RISE as in the thesis: the raw weighted sum of the masks, explained for the TRUE class
+drise = DRise.thesis(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
+                     precision=PRECISION, seed=SEED, progress=True)
+maps = drise.explain(images_std[indices], exp.y_test[indices])
 
 # %% Prediction entropy (bits) and the scale of each raw map (the thesis computed the entropy and did not use it)
-position = 0
-for group, indices in result["indices"].items():
-    print(f"{group}: test images {list(map(int, indices))}")
-    for index in indices:
-        weighted_sum = result["maps"][position]
-        print(f"  #{int(index):5d}  entropy {result['entropy'][position]:.3f} bits   "
-              f"map min {weighted_sum.min():9.2f}  max {weighted_sum.max():9.2f}  (N*p = {N_MASKS * P_KEEP:g})")
-        position += 1
+entropy = prediction_entropy(probs[indices])
+for index, bits, weighted_sum in zip(indices, entropy, maps):
+    print(f"  #{int(index):5d}  p={probs[index].max():.3f}  entropy {bits:.3f} bits   "
+          f"map min {weighted_sum.min():9.2f}  max {weighted_sum.max():9.2f}  (N*p = {N_MASKS * P_KEEP:g})")
+
+# %% Thesis figure 4 per image: the 3D surface of the raw map and the overlay (files 04_<group>_<rank>_*.png)
+names = [f"{group}_{rank + 1}" for group, members in groups.items() for rank in range(len(members))]
+labels = [f"test #{index}: true {CLASS_NAMES[exp.y_test[index]]}, predicted {CLASS_NAMES[predicted[index]]}"
+          for index in indices]
+book = FigureBook(exp.figures_dir, "python experiments/03_thesis_drise_maps.py",
+                  {"profile": exp.profile.name, "true_class": TRUE_CLASS, "pair_class": PAIR_CLASS,
+                   "k_images": K_IMAGES, "n_masks": N_MASKS, "grid_size": GRID_SIZE, "p": P_KEEP, "seed": SEED},
+                  keep_open=exp.keep_open)
+plotting.thesis_map_figures(book, exp.x_test[indices], maps, names, labels, n_masks=N_MASKS, p=P_KEEP)
+print("index:", book.write_index())
 
 # %% Show the figures (a window when run as a script with a display; Spyder shows them by itself)
-if KEEP_OPEN:
+if exp.keep_open:
     plt.show()

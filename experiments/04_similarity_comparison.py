@@ -1,56 +1,39 @@
-"""04 - Which similarity score should weight the D-RISE masks? Every registered score x every normalisation.
+"""04 - Which similarity score should weight the D-RISE masks? Every registered score x every aggregation.
 
-On K test images (default 50 on the quick profile), D-RISE maps under each similarity score (cosine as in the
-thesis, cross-entropy as the thesis proposed, probability, margin, KL, ...) and each normalisation (none, N*p,
-coverage, debiased), all from one pass of forward passes; then deletion / insertion AUC per variant (mean and 95%
-interval, printed and written as CSV), a grid of maps (images x scores), the AUC bars per normalisation and the
-pairwise agreement (Spearman rank correlation, top-10% overlap). A custom score is registered in a few lines
-(cell 3) and compared with the built-in ones.
+D-RISE weights each random mask by a similarity score between the model's output on the masked image and a
+target: the thesis used the cosine similarity to the one-hot true label and proposed cross-entropy; probability,
+margin, KL, ... are registered too, and a custom score is added below in a few lines. The weighted sum of the masks
+becomes the map under an aggregation: none (the raw sum, the thesis), np (divided by N*p, RISE), coverage (divided
+per pixel by how many masks kept it) or debiased (minus the mean score times the per-pixel mask sum).
+
+On the first K test images (the profile's k_compare: 50 on the thesis and quick profiles), explained for their
+true class, every score x aggregation comes from ONE set of forward passes (DRise.explain_scores); then the
+deletion / insertion AUC of every variant (mean and 95% interval, printed and written as CSV), a grid of maps
+(images x scores), the AUC bars per aggregation and the pairwise agreement (Spearman rank correlation, top-10%
+overlap).
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/04_similarity_comparison.py``.
 """
-# %% Imports; a headless `python` run draws with Agg (files only), Spyder shows figures in its Plots pane
-from __future__ import annotations
+# %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
 
-import os
-import pathlib
-import sys
+from drise_tf import AGGREGATIONS, CLASS_NAMES, DRise, metrics, plotting, setup, similarity
+exp = setup(__file__)
 
-import matplotlib
-
-if "IPython" not in sys.modules and not os.environ.get("DISPLAY"):
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from drise_tf import metrics, plots, similarity  # noqa: E402
-from drise_tf.comparison import similarity_comparison  # noqa: E402
-from drise_tf.data import CLASS_NAMES, load_cifar10  # noqa: E402
-from drise_tf.drise import NORMALIZATIONS  # noqa: E402
-from drise_tf.profiles import get_profile  # noqa: E402
-from drise_tf.training import load_run  # noqa: E402
-
-# %% Parameters (the only place to edit)
-PROFILE_NAME = os.environ.get("DRISE_TF_EXPERIMENT_PROFILE", "quick")  # the profile script 01 trained
-profile = get_profile(PROFILE_NAME)
-DATA = os.environ.get("DRISE_TF_DATA")  # CIFAR-10 source; None: Keras download / cache
-ROOT = pathlib.Path(os.environ.get("DRISE_TF_OUTPUT") or pathlib.Path(__file__).resolve().parents[1])
-RUN_DIR = ROOT / "models" / profile.run_name
-FIGURES_DIR = ROOT / "figures" / "experiments" / "04_similarity_comparison"
-K_IMAGES = 50 if PROFILE_NAME == "quick" else profile.k_compare  # first K test images, explained for their TRUE class
-# (50 here; `figures --profile quick` uses the profile's smaller k_compare to stay near 20 minutes)
-N_MASKS = profile.compare_masks  # masks per map (quick: 500)
-GRID_SIZE = profile.grid_size
-P_KEEP = profile.p
-MASK_BATCH = profile.mask_batch
-PRECISION = profile.precision
-SEED = profile.seed  # same seed, same masks, same maps
+# %% Parameters
+K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis and quick: 50)
+N_MASKS = exp.profile.compare_masks  # masks per map (thesis and quick profiles: 2000)
+GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
+P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
+MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
+PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
+SEED = exp.profile.seed  # seed of the masks: same seed, same masks, same maps
 SIMILARITIES = None  # None: every registered score (including the custom one below); or a list of names
-NORMALIZATIONS_COMPARED = NORMALIZATIONS  # ("none", "np", "coverage", "debiased")
-GRID_NORMALIZATION = "none"  # normalisation of the maps drawn in the grid (the thesis: "none")
+AGGREGATIONS_COMPARED = AGGREGATIONS  # ("none", "np", "coverage", "debiased"); the thesis: "none"
+GRID_AGGREGATION = "none"  # aggregation of the maps drawn in the grid and the agreement figures (thesis: "none")
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32, i.e. 32 on 32x32)
-KEEP_OPEN = matplotlib.get_backend().lower() != "agg"  # keep figures open where they can be seen
 
 
 # %% A custom similarity score: register it, and every comparison below includes it
@@ -63,51 +46,52 @@ def log_odds(probs: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 
 print("registered scores:", similarity.available())
 
-# %% Load the trained model and the first K test images
-model, standardizer = load_run(RUN_DIR)
-_, (x_test, y_test) = load_cifar10(DATA)
-images = x_test[:K_IMAGES]
-labels = y_test.reshape(-1)[:K_IMAGES].astype(np.int64)
-images_std = standardizer.transform(images)
+# %% The first K test images and their true classes
+images = exp.x_test[:K_IMAGES]
+labels = exp.y_test[:K_IMAGES]
+images_std = exp.standardizer.transform(images)  # the model's input: per-channel standardised images
 
-# %% Maps under every score and normalisation, their deletion / insertion AUC and agreement
-comparison = similarity_comparison(
-    model, images_std, labels, similarities=SIMILARITIES, normalizations=NORMALIZATIONS_COMPARED, step=STEP,
-    n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH, precision=PRECISION, seed=SEED,
-)
+# %% D-RISE maps under every score and aggregation: one set of masks and forward passes serves them all
+drise = DRise(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
+              precision=PRECISION, seed=SEED)
+maps = drise.explain_scores(images_std, labels, similarities=SIMILARITIES, aggregations=AGGREGATIONS_COMPARED)
+# maps: "<score>/<aggregation>" -> (K, 32, 32), e.g. maps["cosine/none"] is the thesis's map
+
+# %% Faithfulness of every variant (deletion / insertion AUC per image) and the agreement between them
+comparison = metrics.compare(exp.model, images_std, maps, step=STEP)
 print(comparison.format())
-print("CSV:", comparison.write_csv(FIGURES_DIR / "similarity_auc.csv"))
+print("CSV:", comparison.write_csv(exp.figures_dir / "similarity_auc.csv"))
 
-# %% Grid: the first images (rows) under each score (columns), one normalisation
+# %% Grid: the first images (rows) under each score (columns), one aggregation
 shown = min(GRID_IMAGES, len(images))
-chosen = {name.split("/")[0]: maps for name, maps in comparison.maps.items() if name.endswith("/" + GRID_NORMALIZATION)}
+chosen = {name.split("/")[0]: variant for name, variant in maps.items() if name.endswith("/" + GRID_AGGREGATION)}
 row_labels = [f"#{i} {CLASS_NAMES[c]}" for i, c in enumerate(labels[:shown])]
-fig = plots.saliency_grid(images[:shown], {name: maps[:shown] for name, maps in chosen.items()},
-                          row_labels=row_labels,
-                          title=f"D-RISE maps per similarity score (normalisation {GRID_NORMALIZATION!r})")
-plots.save(fig, FIGURES_DIR / "similarity_grid.png", close=not KEEP_OPEN)
+fig = plotting.saliency_grid(images[:shown], {name: variant[:shown] for name, variant in chosen.items()},
+                             row_labels=row_labels,
+                             title=f"D-RISE maps per similarity score (aggregation {GRID_AGGREGATION!r})")
+plotting.save(fig, exp.figures_dir / "similarity_grid.png", close=not exp.keep_open)
 
-# %% Deletion (lower is better) and insertion (higher is better) AUC per score, one figure per normalisation
+# %% Deletion (lower is better) and insertion (higher is better) AUC per score, one figure per aggregation
 table = comparison.table()
-for normalization in NORMALIZATIONS_COMPARED:
-    rows = [{**row, "name": row["name"].split("/")[0]} for row in table if row["name"].endswith("/" + normalization)]
-    fig = plots.metric_bars(rows, metric=["deletion_auc", "insertion_auc"], ylabel="AUC (mean, 95% interval)",
-                            title=f"Similarity scores, normalisation {normalization!r}: AUC over {len(images)} images")
-    plots.save(fig, FIGURES_DIR / f"similarity_auc_{normalization}.png", close=not KEEP_OPEN)
+for aggregation in AGGREGATIONS_COMPARED:
+    rows = [{**row, "name": row["name"].split("/")[0]} for row in table if row["name"].endswith("/" + aggregation)]
+    fig = plotting.metric_bars(rows, metric=["deletion_auc", "insertion_auc"], ylabel="AUC (mean, 95% interval)",
+                               title=f"Similarity scores, aggregation {aggregation!r}: AUC over {len(images)} images")
+    plotting.save(fig, exp.figures_dir / f"similarity_auc_{aggregation}.png", close=not exp.keep_open)
 
-# %% Agreement between scores (one normalisation): mean Spearman rank correlation and top-10% overlap
+# %% Agreement between scores (one aggregation): mean Spearman rank correlation and top-10% overlap
 names, matrix = comparison.agreement
-keep = [i for i, name in enumerate(names) if name.endswith("/" + GRID_NORMALIZATION)]
-fig = plots.agreement_heatmap(list(chosen), matrix[np.ix_(keep, keep)],
-                              title=f"Similarity scores ({GRID_NORMALIZATION!r}): mean Spearman rank correlation")
-plots.save(fig, FIGURES_DIR / "similarity_agreement.png", close=not KEEP_OPEN)
+keep = [i for i, name in enumerate(names) if name.endswith("/" + GRID_AGGREGATION)]
+fig = plotting.agreement_heatmap(list(chosen), matrix[np.ix_(keep, keep)],
+                                 title=f"Similarity scores ({GRID_AGGREGATION!r}): mean Spearman rank correlation")
+plotting.save(fig, exp.figures_dir / "similarity_agreement.png", close=not exp.keep_open)
 overlap_names, overlap = metrics.agreement_matrix(chosen, metric="topk", fraction=0.1)
-fig = plots.agreement_heatmap(overlap_names, overlap,
-                              title=f"Similarity scores ({GRID_NORMALIZATION!r}): mean top-10% overlap")
-plots.save(fig, FIGURES_DIR / "similarity_topk_overlap.png", close=not KEEP_OPEN)
-np.savetxt(FIGURES_DIR / "similarity_agreement_all.csv", matrix, delimiter=",", fmt="%.4f",
-           header=",".join(names), comments="")  # every score x normalisation pair
+fig = plotting.agreement_heatmap(overlap_names, overlap,
+                                 title=f"Similarity scores ({GRID_AGGREGATION!r}): mean top-10% overlap")
+plotting.save(fig, exp.figures_dir / "similarity_topk_overlap.png", close=not exp.keep_open)
+np.savetxt(exp.figures_dir / "similarity_agreement_all.csv", matrix, delimiter=",", fmt="%.4f",
+           header=",".join(names), comments="")  # every score x aggregation pair
 
 # %% Show the figures (a window when run as a script with a display; Spyder shows them by itself)
-if KEEP_OPEN:
+if exp.keep_open:
     plt.show()

@@ -1,0 +1,106 @@
+"""Agreement between saliency maps: Spearman rank correlation and top-k overlap, per image and as a matrix."""
+from __future__ import annotations
+
+from typing import List, Mapping, Tuple
+
+import numpy as np
+from scipy import stats
+
+from drise_tf.metrics.faithfulness import _check_finite_map, salience_order
+
+# ------------------------------------------------------------------------------------------------------ agreement
+AGREEMENT_METRICS = ("spearman", "topk")
+
+
+def _check_map_pair(map_a: np.ndarray, map_b: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    map_a, map_b = np.asarray(map_a), np.asarray(map_b)
+    if map_a.ndim != 3:
+        raise ValueError(f"map_a must have shape (B, H, W), got shape {map_a.shape}")
+    if map_a.shape != map_b.shape:
+        raise ValueError(f"map_b must have the shape of map_a {map_a.shape}, got shape {map_b.shape}")
+    _check_finite_map(map_a, "map_a")
+    _check_finite_map(map_b, "map_b")
+    return map_a.reshape(len(map_a), -1), map_b.reshape(len(map_b), -1)
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+
+
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (a * b).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def rank_correlation(map_a: np.ndarray, map_b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation between two maps of each image (average ranks for ties).
+
+    Returns
+    -------
+    np.ndarray
+        (B,) correlations; NaN where a map is constant (the correlation is undefined).
+    """
+    a, b = _check_map_pair(map_a, map_b)
+    return _row_pearson(stats.rankdata(a, axis=1), stats.rankdata(b, axis=1))
+
+
+def topk_overlap(map_a: np.ndarray, map_b: np.ndarray, *, fraction: float = 0.1) -> np.ndarray:
+    """Share of the top ``fraction`` pixels of ``map_a`` that are also in the top of ``map_b``, per image.
+
+    k = max(1, round(fraction * H * W)); ties are broken in row-major pixel order.
+
+    Returns
+    -------
+    np.ndarray
+        (B,) values in [0, 1]: |top-k(a) & top-k(b)| / k.
+    """
+    _check_fraction(fraction)
+    a, b = _check_map_pair(map_a, map_b)
+    k = max(1, int(round(fraction * a.shape[1])))
+    top_a = np.zeros(a.shape, dtype=bool)
+    top_b = np.zeros(b.shape, dtype=bool)
+    np.put_along_axis(top_a, salience_order(a)[:, :k], True, axis=1)
+    np.put_along_axis(top_b, salience_order(b)[:, :k], True, axis=1)
+    return (top_a & top_b).sum(axis=1) / k
+
+
+def agreement_matrix(
+    maps: Mapping[str, np.ndarray], *, metric: str = "spearman", fraction: float = 0.1
+) -> Tuple[List[str], np.ndarray]:
+    """Mean pairwise agreement over images between several methods' maps.
+
+    Parameters
+    ----------
+    maps : dict
+        Name -> maps (B, H, W), all of the same shape.
+    metric : {"spearman", "topk"}
+        :func:`rank_correlation` or :func:`topk_overlap` (with ``fraction``).
+
+    Returns
+    -------
+    names : list of str
+        The names in the order of ``maps``.
+    matrix : np.ndarray
+        (M, M) symmetric matrix of means over images (NaN images, i.e. constant maps, are skipped).
+    """
+    if metric not in AGREEMENT_METRICS:
+        raise ValueError(f"metric must be one of {AGREEMENT_METRICS}, got {metric!r}")
+    if not maps:
+        raise ValueError("maps must name at least one set of maps")
+    names = list(maps)
+    matrix = np.empty((len(names), len(names)))
+    for i, name_i in enumerate(names):
+        for j in range(i, len(names)):
+            a, b = maps[name_i], maps[names[j]]
+            values = rank_correlation(a, b) if metric == "spearman" else topk_overlap(a, b, fraction=fraction)
+            matrix[i, j] = matrix[j, i] = _nanmean(values)
+    return names, matrix
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.mean(values[~np.isnan(values)])) if np.any(~np.isnan(values)) else float("nan")

@@ -1,0 +1,33 @@
+"""Drawing: every figure as a matplotlib Figure (:mod:`.figures`), and the sets of figures that ``reproduce``
+files under stable names with an index (:mod:`.figure_sets`)."""
+from drise_tf.plotting.figure_sets import (
+    FigureBook,
+    class_visualisation_figure,
+    comparison_figures,
+    fgsm_figure,
+    misclassified_figure,
+    sanity_figures,
+    thesis_map_figures,
+    training_figures,
+)
+from drise_tf.plotting.figures import (
+    accuracy_sweep_figure,
+    agreement_heatmap,
+    causal_curve_figure,
+    confusion_matrix_figure,
+    labelled_image_grid,
+    learning_curves,
+    metric_bars,
+    overlay_figure,
+    randomization_figure,
+    saliency_grid,
+    save,
+    surface_figure,
+)
+
+__all__ = [
+    "FigureBook", "class_visualisation_figure", "comparison_figures", "fgsm_figure", "misclassified_figure",
+    "sanity_figures", "thesis_map_figures", "training_figures", "accuracy_sweep_figure", "agreement_heatmap",
+    "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves", "metric_bars",
+    "overlay_figure", "randomization_figure", "saliency_grid", "save", "surface_figure",
+]

@@ -1,0 +1,333 @@
+"""DRise: thesis-loop equivalence, naive-loop agreement, hand-built patch model, normalisations, seeds,
+several images per call, tf.distribute, bfloat16, progress and argument errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from drise_tf.core.compat import keras
+from drise_tf.explain import DRise, Explainer, similarity
+
+BUILTIN_SCORES = ["cosine", "cross_entropy", "neg_cross_entropy", "probability", "cosine_prediction", "kl", "js",
+                  "margin"]
+
+
+def tiny_model(seed: int = 0, size=(32, 32), channels: int = 3, classes: int = 10):
+    tf.random.set_seed(seed)  # weights only; DRise itself takes explicit seeds
+    inputs = keras.Input(size + (channels,), name="image")
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype(np.float32)
+
+
+def naive_scores(model, images, masks, targets, score_name):
+    """Per image: all N masked images through the model, scored against the target (independent numpy path)."""
+    out = []
+    for image, target in zip(images, targets):
+        probs = model.predict(image[None] * masks[..., None], verbose=0, batch_size=64).astype(np.float64)
+        out.append(np.asarray(similarity.get(score_name)(probs, target)))
+    return np.stack(out)
+
+
+def test_thesis_preset_equals_thesis_loop(model, images):
+    labels = np.array([3, 5, 0])
+    explainer = DRise.thesis(model, n_masks=24, seed=0, batch_size=7)
+    assert (explainer.n_masks, explainer.grid_size, explainer.p, explainer.upsample, explainer.score.name,
+            explainer.aggregation) == (24, (16, 16), 0.5, "nearest", "cosine", "none")
+    maps = explainer.explain(images, labels)
+    masks = explainer.masks
+    expected = np.zeros((3, 32, 32))
+    for b, (image, label) in enumerate(zip(images, labels)):  # the thesis's loop, one mask at a time
+        for mask in masks:
+            probs = model.predict((image * mask[..., None])[None], verbose=0)[0].astype(np.float64)
+            cosine = probs[label] / np.linalg.norm(probs)  # cosine to the one-hot TRUE label
+            expected[b] += cosine * mask
+    assert maps.dtype == np.float32 and maps.shape == (3, 32, 32)
+    np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-5)
+    assert DRise.thesis(model).n_masks == 5000 and DRise.thesis(model).batch_size == 100
+
+
+@pytest.mark.parametrize("score_name", BUILTIN_SCORES)
+def test_agrees_with_naive_loop_for_every_score(model, images, score_name):
+    explainer = DRise(model, n_masks=19, grid_size=8, p=0.4, similarity=score_name, seed=3, batch_size=10)
+    maps, scores = explainer.explain(images, np.array([1, 2, 3]), return_scores=True)
+    masks = explainer.masks
+    if similarity.get(score_name).target_kind == "reference":
+        targets = model.predict(images, verbose=0)
+    else:
+        targets = np.eye(10)[[1, 2, 3]]
+    expected_scores = naive_scores(model, images, masks, targets, score_name)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(maps, np.einsum("bn,nhw->bhw", expected_scores, masks), rtol=1e-4, atol=1e-4)
+
+
+def test_normalisations_scale_and_linearity(model, images):
+    kwargs = dict(n_masks=30, p=0.3, seed=5, batch_size=8, upsample="bilinear", grid_size=7)
+    raw, scores = DRise(model, aggregation="none", **kwargs).explain(images, [0, 1, 2], return_scores=True)
+    masks = DRise(model, **kwargs).masks
+    np.testing.assert_allclose(DRise(model, aggregation="np", **kwargs).explain(images, [0, 1, 2]) * 30 * 0.3,
+                               raw, rtol=1e-5)
+    coverage = masks.sum(axis=0)
+    np.testing.assert_allclose(DRise(model, aggregation="coverage", **kwargs).explain(images, [0, 1, 2]),
+                               raw / coverage, rtol=1e-4)
+    debiased = raw - scores.mean(axis=1)[:, None, None] * coverage
+    np.testing.assert_allclose(DRise(model, aggregation="debiased", **kwargs).explain(images, [0, 1, 2]),
+                               debiased, rtol=1e-4, atol=1e-4)
+    # linearity in the weights: a score scaled by 3 gives a map scaled by 3
+    name = "test_three_times_probability"
+    if name not in similarity.available():
+        similarity.register(name, description="3 p_t", higher_is_kept=True)(lambda p, t: 3.0 * tf.reduce_sum(p * t, -1))
+    tripled = DRise(model, similarity=name, **kwargs).explain(images, [0, 1, 2])
+    single = DRise(model, similarity="probability", **kwargs).explain(images, [0, 1, 2])
+    np.testing.assert_allclose(tripled, 3 * single, rtol=1e-5)
+
+
+def test_rise_preset(model, images):
+    explainer = DRise.rise(model, n_masks=12, seed=0)
+    assert (explainer.upsample, explainer.score.name, explainer.aggregation) == ("bilinear", "probability", "np")
+    maps = explainer.explain(images[:1], [4])
+    probs = model.predict(images[0][None] * explainer.masks[..., None], verbose=0)[:, 4]
+    np.testing.assert_allclose(maps[0], np.einsum("n,nhw->hw", probs, explainer.masks) / (12 * 0.5), rtol=1e-4)
+
+
+def test_seed_reproducibility(model, images):
+    a = DRise(model, n_masks=10, seed=9).explain(images[0], [1])
+    np.testing.assert_array_equal(a, DRise(model, n_masks=10, seed=9).explain(images[0], [1]))
+    assert not np.allclose(a, DRise(model, n_masks=10, seed=10).explain(images[0], [1]))
+    explainer = DRise(model, n_masks=10, seed=9)
+    np.testing.assert_array_equal(explainer.masks, explainer.masks)  # made once per instance
+    np.testing.assert_array_equal(explainer.explain(images[0], [1]), explainer.explain(images[0], [1]))
+
+
+def test_several_images_share_masks_and_match_one_by_one(model, images):
+    explainer = DRise(model, n_masks=17, seed=2, batch_size=5)  # 3 images -> 1 mask per step, odd sizes
+    together = explainer.explain(images, [1, 2, 3])
+    alone = np.concatenate([explainer.explain(images[i], [t]) for i, t in enumerate([1, 2, 3])])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+    big = DRise(model, n_masks=17, seed=2, batch_size=2)  # more images than batch_size: images are grouped
+    np.testing.assert_allclose(big.explain(images, [1, 2, 3]), together, rtol=1e-5, atol=1e-5)
+
+
+def test_targets_forms_and_predicted(model, images):
+    explainer = DRise(model, n_masks=8, seed=0)
+    predicted = model.predict(images, verbose=0).argmax(axis=1)
+    by_index = explainer.explain(images, predicted)
+    np.testing.assert_allclose(explainer.explain(images, np.eye(10)[predicted]), by_index, rtol=1e-6)
+    np.testing.assert_allclose(explainer.explain(images), by_index, rtol=1e-6)
+    other = (predicted + 1) % 10
+    np.testing.assert_allclose(explainer.explain(images, "predicted"), by_index, rtol=1e-6)
+    assert not np.allclose(explainer.explain(images, other), by_index)
+    assert isinstance(explainer, Explainer)
+    one, scores = explainer.explain(images[0], predicted[:1], return_scores=True)  # one image (H, W, C)
+    np.testing.assert_allclose(one, by_index[:1], rtol=1e-6)
+    assert scores.shape == (1, 8)
+    with pytest.raises(ValueError, match="unknown options \\['return_stuff'\\]"):
+        explainer.explain(images, return_stuff=True)
+    with pytest.raises(ValueError, match="targets must be class indices, target vectors"):
+        explainer.explain(images, "true")
+    with pytest.raises(ValueError, match="target vectors must have shape \\(3, 10\\)"):
+        explainer.explain(images, np.ones((3, 9)))
+
+
+def patch_model():
+    """Class 3's logit is 4 x the mean of channel 0 over rows 8:16, columns 20:28; everything else is ignored."""
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Cropping2D(((8, 16), (20, 4)), name="patch")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="mean")(x)
+    dense = keras.layers.Dense(10, activation="softmax", name="probs")
+    outputs = dense(x)
+    kernel = np.zeros((3, 10), dtype=np.float32)
+    kernel[0, 3] = 4.0
+    dense.set_weights([kernel, np.zeros(10, dtype=np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("score_name", BUILTIN_SCORES)
+def test_hand_built_patch_model(score_name):
+    """The map's maximum lies in the only patch the model looks at, and the map is flat outside it.
+
+    Checked on the debiased map: the raw sum (thesis) also carries each pixel's mask count times the mean score, a
+    pattern that is pure mask noise; ``debiased`` removes exactly that term (see the normalisation test). On the raw
+    map the patch is still above the rest on average.
+    """
+    model = patch_model()
+    image = np.random.default_rng(0).normal(size=(32, 32, 3)).astype(np.float32)
+    image[8:16, 20:28, 0] = 1.0
+    inside = np.zeros((32, 32), bool)
+    inside[8:16, 20:28] = True
+    sign = 1.0 if similarity.get(score_name).higher_is_kept else -1.0  # cross_entropy: high when the class is lost
+    explainer = DRise(model, n_masks=1000, similarity=score_name, seed=1, batch_size=250, aggregation="debiased")
+    maps, scores = explainer.explain(image, [3], return_scores=True)
+    maps = sign * maps[0]
+    assert inside[np.unravel_index(np.argmax(maps), maps.shape)]
+    outside = maps[~inside]
+    contrast = maps[inside].mean() - outside.mean()
+    assert contrast > 0
+    assert outside.std() < 0.25 * contrast, (outside.std(), contrast)
+    raw = sign * np.einsum("n,nhw->hw", scores[0], explainer.masks)
+    assert raw[inside].mean() > raw[~inside].mean()
+
+
+@pytest.mark.distributed
+def test_distributed_equals_single_device(model, images):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    kwargs = dict(n_masks=13, seed=4, batch_size=4)  # last mask batch has 1 mask: one replica gets none
+    single, single_scores = DRise(model, **kwargs).explain(images[:1], [2], return_scores=True)
+    spread, spread_scores = DRise(model, strategy=strategy, **kwargs).explain(images[:1], [2], return_scores=True)
+    np.testing.assert_allclose(spread, single, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(spread_scores, single_scores, rtol=1e-5, atol=1e-6)
+    with strategy.scope():  # an active strategy is picked up
+        assert DRise(model, **kwargs).strategy is strategy
+    one_mask = DRise(model, strategy=strategy, n_masks=1, seed=4).explain(images[:1], [2], return_scores=True)
+    for got, want in zip(one_mask, DRise(model, n_masks=1, seed=4).explain(images[:1], [2], return_scores=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # fewer masks than replicas
+    multi = DRise(model, strategy=strategy, n_masks=11, seed=4, batch_size=6).explain(images, [1, 2, 3])
+    np.testing.assert_allclose(multi, DRise(model, n_masks=11, seed=4, batch_size=6).explain(images, [1, 2, 3]),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_explain_scores_equals_one_explain_per_score_and_normalisation(model, images):
+    kwargs = dict(n_masks=17, grid_size=4, seed=3, batch_size=5)
+    many = DRise(model, **kwargs).explain_scores(images, [1, 2, 3])
+    assert sorted(many) == sorted(f"{s}/{n}" for s in similarity.available() for n in ("none", "np", "coverage",
+                                                                                           "debiased"))
+    for key, maps in many.items():
+        name, aggregation = key.split("/")
+        single = DRise(model, similarity=name, aggregation=aggregation, **kwargs).explain(images, [1, 2, 3])
+        np.testing.assert_allclose(maps, single, rtol=1e-5, atol=1e-5, err_msg=key)
+    chosen = DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=["margin", "kl"],
+                                                   aggregations=["np"])
+    assert sorted(chosen) == ["kl/np", "margin/np"]
+    with pytest.raises(ValueError, match="unknown similarity score 'nope'"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=["nope"])
+    with pytest.raises(ValueError, match="aggregations"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], aggregations=["unit"])
+    with pytest.raises(ValueError, match="at least one score"):
+        DRise(model, **kwargs).explain_scores(images, [1, 2, 3], similarities=[])
+
+
+@pytest.mark.distributed
+def test_explain_scores_under_a_strategy(model, images):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    kwargs = dict(n_masks=9, grid_size=4, seed=2, batch_size=4)
+    names = ["cosine", "cosine_prediction"]
+    spread = DRise(model, strategy=strategy, **kwargs).explain_scores(images, [0, 1, 2], similarities=names)
+    single = DRise(model, **kwargs).explain_scores(images, [0, 1, 2], similarities=names)
+    for key in single:
+        np.testing.assert_allclose(spread[key], single[key], rtol=1e-5, atol=1e-5, err_msg=key)
+
+
+def quadrant_data(count: int, rng: np.random.Generator):
+    """4 classes: which quadrant holds a bright square."""
+    labels = rng.integers(0, 4, size=count)
+    images = rng.normal(scale=0.3, size=(count, 32, 32, 3)).astype(np.float32)
+    for image, label in zip(images, labels):
+        y, x = 16 * (label // 2) + 4, 16 * (label % 2) + 4
+        image[y : y + 8, x : x + 8] += 2.0
+    return images, labels
+
+
+def test_bfloat16_matches_float32_on_trained_model():
+    rng = np.random.default_rng(0)
+    tf.random.set_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.MaxPooling2D(4, name="pool")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="probs")(x))
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    train_x, train_y = quadrant_data(1024, rng)
+    history = model.fit(train_x, train_y, epochs=8, batch_size=64, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    test_x, test_y = quadrant_data(3, rng)
+    kwargs = dict(n_masks=300, seed=0, batch_size=100, aggregation="debiased")
+    full = DRise(model, **kwargs).explain(test_x, test_y)
+    half_explainer = DRise(model, precision="bfloat16", **kwargs)
+    half = half_explainer.explain(test_x, test_y)
+    for a, b in zip(full, half):
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] >= 0.99
+    assert half_explainer._forward_model.get_layer("c1").compute_dtype == "bfloat16"
+    assert model.get_layer("c1").compute_dtype == "float32"  # the user's model is untouched
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_progress_bar(model, images, capsys):
+    DRise(model, n_masks=6, batch_size=3, seed=0, progress=True).explain(images[0], [0])
+    assert "2/2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_masks=0), "n_masks"),
+        (dict(p=0.0), "p"),
+        (dict(p=1.01), "p"),
+        (dict(grid_size=33), "grid_size"),
+        (dict(similarity="nope"), "unknown similarity score 'nope'; known: .*cosine"),
+        (dict(normalize="l2"), "normalize"),
+        (dict(aggregation="l2"), "aggregation"),
+        (dict(precision="float16"), "precision"),
+        (dict(upsample="cubic"), "upsample"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(strategy="mirrored"), "strategy"),
+    ],
+)
+def test_bad_constructor_arguments(model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DRise(model, **kwargs)
+
+
+def test_bad_model():
+    with pytest.raises(ValueError, match="keras.Model"):
+        DRise(lambda x: x)
+
+
+@pytest.mark.parametrize(
+    "images, targets, match",
+    [
+        (np.full((1, 32, 32, 3), np.nan, np.float32), [0], "NaN"),
+        (np.zeros((32, 32), np.float32), [0], "shape"),
+        (np.zeros((1, 1, 32, 32, 3), np.float32), [0], "shape"),
+        (np.zeros((1, 32, 32, 1), np.float32), [0], r"the model expects \(B, 32, 32, 3\)"),
+        (np.zeros((1, 16, 16, 3), np.float32), [0], r"the model expects \(B, 32, 32, 3\)"),
+        (np.zeros((1, 32, 32, 3), np.float32), [10], r"class indices in \[0, 10\)"),
+        (np.zeros((1, 32, 32, 3), np.float32), [-1], r"class indices"),
+        (np.zeros((1, 32, 32, 3), np.float32), [0.5], "integer class indices"),
+        (np.zeros((1, 32, 32, 3), np.float32), [0, 1], r"targets must have shape \(1,\)"),
+        (np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, 9)), r"target vectors must have shape \(1, 10\)"),
+        (np.zeros((1, 32, 32, 3), np.float32), np.full((1, 10), np.nan), "target vectors must be finite"),
+        (np.zeros((0, 32, 32, 3), np.float32), None, "B >= 1"),
+    ],
+)
+def test_bad_explain_arguments(model, images, targets, match):
+    with pytest.raises(ValueError, match=match):
+        DRise(model, n_masks=2, seed=0).explain(images, targets)
+
+
+def test_any_size_model_and_grid_check():
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    flexible = keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(x))
+    explainer = DRise(flexible, n_masks=4, grid_size=(4, 6), seed=0)
+    with pytest.raises(ValueError, match="call explain"):
+        explainer.masks
+    maps = explainer.explain(np.ones((2, 20, 30, 3), np.float32), [0, 1])
+    assert maps.shape == (2, 20, 30) and explainer.masks.shape == (4, 20, 30)
+    with pytest.raises(ValueError, match="masks are"):
+        explainer.explain(np.ones((1, 24, 24, 3), np.float32), [0])
+    with pytest.raises(ValueError, match="grid_size"):
+        DRise(flexible, n_masks=4, grid_size=40).explain(np.ones((1, 20, 30, 3), np.float32), [0])

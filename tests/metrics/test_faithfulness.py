@@ -1,0 +1,225 @@
+"""Known-answer tests of drise_tf.metrics.faithfulness: a patch model, naive loops and scipy as references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate, ndimage, signal
+from toy_models import tiny_cnn
+
+from drise_tf import metrics
+from drise_tf.core.compat import keras
+
+H = W = 8
+PATCH = [(2, 5), (2, 6), (3, 5), (3, 6)]  # the only pixels the patch model looks at
+
+
+def patch_model(scale: float = 0.05):
+    """Class-1 probability = sigmoid(2 * scale * sum of the patch's pixel values (all channels)); class 0 the rest."""
+    inputs = keras.Input((H, W, 3), name="image")
+    flat = keras.layers.Flatten(name="flatten")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax", name="head")(flat)
+    model = keras.Model(inputs, outputs, name="patch_model")
+    kernel = np.zeros((H * W * 3, 2), dtype=np.float32)
+    for row, col in PATCH:
+        for channel in range(3):
+            index = (row * W + col) * 3 + channel
+            kernel[index] = [-scale, scale]
+    model.get_layer("head").set_weights([kernel, np.zeros(2, np.float32)])
+    return model
+
+
+def patch_images(n: int = 3, seed: int = 0) -> np.ndarray:
+    images = np.random.default_rng(seed).normal(0.0, 0.5, size=(n, H, W, 3)).astype(np.float32)
+    for row, col in PATCH:
+        images[:, row, col, :] = 2.0
+    return images
+
+
+def perfect_map() -> np.ndarray:
+    saliency = np.zeros((H, W), np.float32)
+    for row, col in PATCH:
+        saliency[row, col] = 1.0
+    return saliency
+
+
+# ------------------------------------------------------------------------------------------ naive reference
+def naive_blur(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
+    line = signal.windows.gaussian(size, std=sigma)
+    kernel = np.outer(line, line) / np.outer(line, line).sum()
+    return np.stack(
+        [ndimage.convolve(image[:, :, c], kernel, mode="constant", cval=0.0) for c in range(image.shape[2])], axis=-1
+    )
+
+
+def naive_curves(model, images, maps, mode, step, classes):
+    """One image, one step, one forward pass at a time; pixel order by Python sort on (-value, index)."""
+    out = []
+    for image, saliency, cls in zip(images, maps, classes):
+        flat = saliency.ravel()
+        order = sorted(range(flat.size), key=lambda i: (-float(flat[i]), i))
+        current = naive_blur(image, 11, 5.0) if mode == "insertion" else image.copy()
+        values = []
+        done = 0
+        while True:
+            prob = model.predict_on_batch(current[None].astype(np.float32))[0, cls]
+            values.append(float(prob))
+            if done >= flat.size:
+                break
+            for pixel in order[done : done + step]:
+                row, col = divmod(pixel, image.shape[1])
+                current[row, col, :] = 0.0 if mode == "deletion" else image[row, col, :]
+            done += step
+        out.append(values)
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------------------------- causal metrics
+@pytest.mark.parametrize("mode", ["deletion", "insertion"])
+def test_causal_curves_match_naive_loop(mode):
+    model = tiny_cnn()
+    images = np.random.default_rng(3).normal(size=(3, H, W, 3)).astype(np.float32)
+    # quantised map: many ties, to check the tie order; step 5 does not divide 64 (last step partial)
+    maps = np.round(np.random.default_rng(4).normal(size=(3, H, W)), 1)
+    classes = np.array([0, 2, 1])
+    got = metrics.causal_curves(model, images, maps, mode=mode, step=5, batch_size=7, classes=classes)
+    want = naive_curves(model, images, maps, mode, 5, classes)
+    assert got.shape == (3, 14)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_causal_curves_default_class_and_step():
+    model = tiny_cnn()
+    images = np.random.default_rng(5).normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = np.random.default_rng(6).random((2, H, W))
+    curves = metrics.causal_curves(model, images, maps)
+    probs = model.predict_on_batch(images)
+    assert curves.shape == (2, 33)  # default step H*W // 32 = 2 pixels -> 32 steps
+    np.testing.assert_allclose(curves[:, 0], probs.max(axis=1), rtol=1e-5)
+    # everything deleted: the all-zero image
+    zero = model.predict_on_batch(np.zeros((1, H, W, 3), np.float32))[0]
+    np.testing.assert_allclose(curves[:, -1], zero[probs.argmax(axis=1)], rtol=1e-5)
+
+
+class CountingModel:
+    """Wraps a model and counts forward passes and their sizes."""
+
+    def __init__(self, model):
+        self.model = model
+        self.sizes = []
+
+    def predict_on_batch(self, batch):
+        self.sizes.append(len(batch))
+        return self.model.predict_on_batch(batch)
+
+
+def test_causal_curves_batch_images_and_steps_together():
+    counting = CountingModel(tiny_cnn())
+    images = np.random.default_rng(7).normal(size=(5, H, W, 3)).astype(np.float32)
+    maps = np.random.default_rng(8).random((5, H, W))
+    metrics.causal_curves(counting, images, maps, step=8, batch_size=16, classes=np.zeros(5, int))
+    # 9 steps x 5 images = 45 perturbed images -> 3 passes of at most 16, never one per image
+    assert counting.sizes == [16, 16, 13]
+
+
+def test_gaussian_blur_matches_scipy():
+    images = np.random.default_rng(9).normal(size=(2, H, W, 3)).astype(np.float32)
+    got = metrics.gaussian_blur(images, kernel=11, sigma=5.0)
+    want = np.stack([naive_blur(image, 11, 5.0) for image in images])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics.gaussian_kernel(11, 5.0).sum(), 1.0)
+
+
+def test_perfect_map_gives_best_auc_reversed_map_worst():
+    model = patch_model()
+    images = patch_images(3)
+    perfect = np.broadcast_to(perfect_map(), (3, H, W))
+    reversed_map = -perfect
+    rng = np.random.default_rng(10)
+    others = [rng.random((3, H, W)) for _ in range(12)]
+    others += [perfect + 0.5 * rng.random((3, H, W)) for _ in range(3)]  # patch first, other pixels shuffled
+    kw = dict(step=4)  # the whole patch goes in one step
+
+    assert (model.predict_on_batch(images).argmax(axis=1) == 1).all()
+    best = metrics.deletion_insertion(model, images, perfect, **kw)
+    worst = metrics.deletion_insertion(model, images, reversed_map, **kw)
+    for other_map in others:
+        other = metrics.deletion_insertion(model, images, other_map, **kw)
+        assert np.all(best["deletion_auc"] <= other["deletion_auc"] + 1e-9)
+        assert np.all(best["insertion_auc"] >= other["insertion_auc"] - 1e-9)
+        assert np.all(worst["deletion_auc"] >= other["deletion_auc"] - 1e-9)
+        assert np.all(worst["insertion_auc"] <= other["insertion_auc"] + 1e-9)
+        # pointwise, at every step
+        assert np.all(best["deletion_curve"] <= other["deletion_curve"] + 1e-7)
+        assert np.all(best["insertion_curve"] >= other["insertion_curve"] - 1e-7)
+    # perfect deletion: after one step the patch is gone and the model is at chance
+    np.testing.assert_allclose(best["deletion_curve"][:, 1:], 0.5, atol=1e-6)
+    assert best["deletion_auc"].max() < 0.55 < worst["deletion_auc"].min()
+
+
+def test_deletion_insertion_uses_true_fractions_for_partial_last_step():
+    model = patch_model()
+    images = patch_images(2)
+    result = metrics.deletion_insertion(model, images, np.random.default_rng(0).random((2, H, W)), step=10)
+    x = result["fractions"]
+    np.testing.assert_allclose(x, np.minimum(np.arange(8) * 10, 64) / 64)
+    np.testing.assert_allclose(result["deletion_auc"], integrate.trapezoid(result["deletion_curve"], x, axis=1))
+    np.testing.assert_array_equal(result["classes"], [1, 1])
+
+
+def test_auc_closed_forms():
+    np.testing.assert_allclose(metrics.auc(np.linspace(0, 1, 33)), 0.5)
+    np.testing.assert_allclose(metrics.auc(np.linspace(1, 0, 5)[None]), [0.5])
+    np.testing.assert_allclose(metrics.auc(np.full((2, 4), 0.3)), [0.3, 0.3])
+    np.testing.assert_allclose(metrics.auc(np.array([0.0, 1.0, 1.0]), x=np.array([0.0, 0.5, 1.0])), 0.75)
+
+
+# ------------------------------------------------------------------------------------------------ errors
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mode": "erase"}, "mode"),
+        ({"step": 0}, "step"),
+        ({"step": 65}, "step"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"classes": np.array([0, 5])}, "classes"),
+        ({"classes": np.array([0])}, "classes"),
+        ({"blur_kernel": 4, "mode": "insertion"}, "blur_kernel"),
+        ({"blur_sigma": 0.0, "mode": "insertion"}, "blur_sigma"),
+    ],
+)
+def test_causal_curves_bad_arguments(kwargs, match):
+    model = patch_model()
+    with pytest.raises(ValueError, match=match):
+        metrics.causal_curves(model, patch_images(2), np.zeros((2, H, W)), **kwargs)
+
+
+def test_bad_images_and_maps():
+    model = patch_model()
+    images = patch_images(2)
+    with pytest.raises(ValueError, match="maps must have shape"):
+        metrics.causal_curves(model, images, np.zeros((2, H, W + 1)))
+    with pytest.raises(ValueError, match="images must have shape"):
+        metrics.causal_curves(model, images[0], np.zeros((H, W)))
+    with pytest.raises(ValueError, match="images must be float"):
+        metrics.causal_curves(model, images.astype(np.uint8), np.zeros((2, H, W)))
+    bad = np.zeros((2, H, W))
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="maps contain NaN"):
+        metrics.causal_curves(model, images, bad)
+    with pytest.raises(ValueError, match="mode"):
+        metrics.deletion_insertion(model, images, np.zeros((2, H, W)), mode="deletion")
+    with pytest.raises(ValueError, match="map_b must have the shape"):
+        metrics.rank_correlation(np.zeros((1, 2, 2)), np.zeros((1, 2, 3)))
+    with pytest.raises(ValueError, match="map_a contain NaN"):
+        metrics.rank_correlation(np.full((1, 2, 2), np.nan), np.zeros((1, 2, 2)))
+    with pytest.raises(ValueError, match="fraction"):
+        metrics.topk_overlap(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), fraction=0.0)
+    with pytest.raises(ValueError, match="metric"):
+        metrics.agreement_matrix({"a": np.zeros((1, 2, 2))}, metric="kendall")
+    with pytest.raises(ValueError, match="curves"):
+        metrics.auc(np.zeros((2, 1)))
+    for values, match in [([], "empty"), ([1.0, np.nan], "NaN")]:
+        with pytest.raises(ValueError, match=match):
+            metrics.mean_ci(values)
+    with pytest.raises(ValueError, match="confidence"):
+        metrics.mean_ci([1.0, 2.0], confidence=1.5)

@@ -1,0 +1,247 @@
+"""Every figure function runs headless on tiny inputs, writes a non-empty PNG, and keeps the thesis styling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from drise_tf.plotting import figures as plots
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8)
+MAPS = RNG.random((3, 8, 8))
+
+
+def written(fig, tmp_path, name="figure.png") -> Figure:
+    assert isinstance(fig, Figure)
+    path = plots.save(fig, tmp_path / "sub" / name)
+    with open(path, "rb") as stream:
+        assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
+    return fig
+
+
+def history(epochs=3):
+    return {"epoch": list(range(epochs + 1)), "loss": [2.0, 1.5, 1.2, 1.0], "accuracy": [0.1, 0.4, 0.5, 0.6],
+            "val_loss": [2.1, 1.6, 1.4, 1.3], "val_accuracy": [0.1, 0.35, 0.45, 0.5]}
+
+
+def test_learning_curves_thesis_style(tmp_path):
+    loss_fig, acc_fig = plots.learning_curves(history())
+    for fig, title, legend_loc, ylabel in ((loss_fig, plots.LOSS_TITLE, 1, "Loss"),
+                                           (acc_fig, plots.ACCURACY_TITLE, 4, "Accuracy")):
+        written(fig, tmp_path, f"{ylabel}.png")
+        ax = fig.axes[0]
+        assert tuple(fig.get_size_inches()) == (6, 4)
+        assert ax.get_title() == title
+        assert ax.get_xlabel() == "Epochs" and ax.get_ylabel() == ylabel
+        train, val = ax.get_lines()
+        assert list(train.get_xdata()) == [0, 1, 2, 3]
+        assert to_rgba(train.get_color()) == to_rgba("b") and train.get_linestyle() == "-"
+        assert to_rgba(val.get_color()) == to_rgba("r") and val.get_linestyle() == "--"
+        assert ax.get_legend()._loc == legend_loc  # 1 = upper right, 4 = lower right
+    assert loss_fig.axes[0].get_title() == "Training and Validation Loss"
+    assert acc_fig.axes[0].get_title() == "Training and Validation Accuracy"
+
+
+def test_learning_curves_bad_history():
+    with pytest.raises(ValueError, match="val_accuracy"):
+        plots.learning_curves({"loss": [1], "accuracy": [1], "val_loss": [1]})
+    bad = history()
+    bad["val_loss"] = bad["val_loss"][:2]
+    with pytest.raises(ValueError, match="val_loss"):
+        plots.learning_curves(bad)
+
+
+def test_confusion_matrix_thesis_style(tmp_path):
+    cm = np.arange(100).reshape(10, 10)
+    fig = written(plots.confusion_matrix_figure(cm, CLASSES), tmp_path)
+    ax = fig.axes[0]
+    assert tuple(fig.get_size_inches()) == (10, 8)
+    assert ax.get_title() == "Confusion Matrix"
+    assert ax.get_xlabel() == "Predicted labels" and ax.get_ylabel() == "True labels"
+    assert [t.get_text() for t in ax.get_xticklabels()] == CLASSES
+    assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
+    annotations = [t.get_text() for t in ax.texts]
+    assert annotations[:3] == ["0", "1", "2"] and "99" in annotations
+    assert ax.collections[0].get_cmap().name == "Blues"
+
+
+def test_confusion_matrix_bad_input():
+    with pytest.raises(ValueError, match="square"):
+        plots.confusion_matrix_figure(np.zeros((2, 3)), ["a", "b"])
+    with pytest.raises(ValueError, match="class_names"):
+        plots.confusion_matrix_figure(np.zeros((2, 2)), ["a"])
+    with pytest.raises(ValueError, match="integer counts"):
+        plots.confusion_matrix_figure(np.full((2, 2), 0.5), ["a", "b"])
+
+
+def test_surface_figure(tmp_path):
+    weighted = RNG.random((8, 8)) * 3000
+    fig = written(plots.surface_figure(weighted, n_masks=5000, p=0.5), tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_title() == "3D Surface Visualization of w_norm Matrix"
+    surface, low, high = ax.collections
+    assert surface.get_cmap().name == "viridis"
+    # the planes: blue at 0.1*N*p = 250, red at N*p = 2500, translucent
+    assert low.get_label() == "0.1*N*p = 250" and high.get_label() == "N*p = 2500"
+    assert ax.get_zlim()[1] >= 2500
+    # plot_surface shades the colour by the light source: check the hue (blue: only the blue channel)
+    low_rgb, high_rgb = low.get_facecolor()[0][:3], high.get_facecolor()[0][:3]
+    assert low_rgb[2] > 0 and low_rgb[0] == low_rgb[1] == 0
+    assert high_rgb[0] > 0 and high_rgb[1] == high_rgb[2] == 0
+    assert low.get_alpha() == pytest.approx(0.3)
+    assert len(fig.axes) == 2  # the colorbar
+
+
+@pytest.mark.parametrize("kwargs, match", [({"n_masks": 0, "p": 0.5}, "n_masks"), ({"n_masks": 5, "p": 0.0}, "p must")])
+def test_surface_figure_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plots.surface_figure(np.zeros((4, 4)), **kwargs)
+
+
+def test_overlay_figure_thesis_style(tmp_path):
+    fig = written(plots.overlay_figure(IMAGES[0], MAPS[0], title="cat -> dog"), tmp_path)
+    left, right, colorbar = fig.axes
+    assert tuple(fig.get_size_inches()) == (8, 4)
+    assert left.get_title() == "Original Image" and right.get_title() == "Saliency Map"
+    image, overlay = right.get_images()
+    assert overlay.get_cmap().name == "jet" and overlay.get_alpha() == 0.5
+    assert fig._suptitle.get_text() == "cat -> dog"
+    # a map of another resolution is stretched over the image
+    big = written(plots.overlay_figure(IMAGES[0], RNG.random((32, 32))), tmp_path, "big.png")
+    assert big.axes[1].get_images()[1].get_extent() == [-0.5, 7.5, 7.5, -0.5]
+
+
+def test_overlay_figure_bad_input():
+    with pytest.raises(ValueError, match="image_uint8"):
+        plots.overlay_figure(np.zeros((8, 8, 4), np.uint8), MAPS[0])
+    with pytest.raises(ValueError, match="saliency"):
+        plots.overlay_figure(IMAGES[0], MAPS)
+    with pytest.raises(ValueError, match="NaN"):
+        plots.overlay_figure(IMAGES[0], np.full((8, 8), np.nan))
+
+
+def test_saliency_grid(tmp_path):
+    maps = {"cosine": MAPS, "cross-entropy": -MAPS}
+    fig = written(plots.saliency_grid(IMAGES, maps, row_labels=["a", "b", "c"], title="scores"), tmp_path)
+    assert len(fig.axes) == 3 * 3
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["Image", "cosine", "cross-entropy"]
+    assert fig.axes[1].get_images()[1].get_cmap().name == "jet"
+    plain = written(plots.saliency_grid(IMAGES, maps, overlay=False), tmp_path, "plain.png")
+    assert len(plain.axes[1].get_images()) == 1
+    with pytest.raises(ValueError, match="maps\\['cosine'\\]"):
+        plots.saliency_grid(IMAGES, {"cosine": MAPS[:2]})
+    with pytest.raises(ValueError, match="row_labels"):
+        plots.saliency_grid(IMAGES, maps, row_labels=["a"])
+
+
+def test_metric_bars_rows_and_dict(tmp_path):
+    rows = [
+        {"name": "cosine", "metric": "deletion_auc", "mean": 0.2, "low": 0.15, "high": 0.25, "n": 5},
+        {"name": "cosine", "metric": "insertion_auc", "mean": 0.6, "low": 0.5, "high": 0.7, "n": 5},
+        {"name": "ce", "metric": "deletion_auc", "mean": "0.3", "low": "0.2", "high": "0.4", "n": "5"},  # from CSV
+        {"name": "ce", "metric": "insertion_auc", "mean": 0.5, "low": 0.45, "high": 0.55, "n": 5},
+    ]
+    fig = written(plots.metric_bars(rows, metric=["deletion_auc", "insertion_auc"]), tmp_path)
+    ax = fig.axes[0]
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == pytest.approx([0.2, 0.3, 0.6, 0.5])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cosine", "ce"]
+    # error bars span low..high
+    segments = ax.collections[0].get_segments()
+    assert [tuple(np.round(s[:, 1], 6)) for s in segments] == [(0.15, 0.25), (0.2, 0.4)]
+    single = written(plots.metric_bars({"cosine": {"deletion_auc": (0.2, 0.1, 0.3)}}, metric="deletion_auc"),
+                     tmp_path, "single.png")
+    assert single.axes[0].get_ylabel() == "deletion_auc"
+    with pytest.raises(ValueError, match="missing"):
+        plots.metric_bars(rows, metric="pointing_game")
+    with pytest.raises(ValueError, match="lacks"):
+        plots.metric_bars([{"name": "a", "metric": "m", "mean": 1.0}], metric="m")
+
+
+def test_agreement_heatmap(tmp_path):
+    names = ["a", "b", "c"]
+    matrix = np.array([[1.0, 0.5, -0.2], [0.5, 1.0, 0.1], [-0.2, 0.1, 1.0]])
+    fig = written(plots.agreement_heatmap(names, matrix, title="Spearman"), tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Spearman"
+    assert [t.get_text() for t in ax.texts][:3] == ["1.00", "0.50", "-0.20"]
+    assert ax.collections[0].get_clim() == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="matrix must have shape"):
+        plots.agreement_heatmap(names, np.eye(2), title="x")
+
+
+def test_causal_curve_figure(tmp_path):
+    curves = {"drise": np.linspace(1, 0, 5), "saliency": RNG.random((3, 5))}
+    fig = written(plots.causal_curve_figure(curves, mode="deletion", aucs={"drise": 0.5}), tmp_path)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert lines[0].get_xdata().tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert lines[1].get_ydata() == pytest.approx(curves["saliency"].mean(axis=0))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["drise (AUC 0.500)", "saliency"]
+    assert ax.get_xlabel() == "Fraction of pixels deleted"
+    insertion = plots.causal_curve_figure(curves, mode="insertion", x=np.array([0, 0.1, 0.2, 0.6, 1.0]))
+    assert written(insertion, tmp_path, "ins.png").axes[0].get_xlabel() == "Fraction of pixels inserted"
+    with pytest.raises(ValueError, match="mode"):
+        plots.causal_curve_figure(curves, mode="both")
+    with pytest.raises(ValueError, match="x has shape"):
+        plots.causal_curve_figure(curves, mode="deletion", x=np.zeros(3))
+
+
+def test_randomization_figure(tmp_path):
+    rows = [{"step": 0, "layer": None, "spearman": 1.0, "spearman_abs": 1.0},
+            {"step": 1, "layer": "dense", "spearman": 0.4, "spearman_abs": 0.5},
+            {"step": 2, "layer": "conv", "spearman": 0.1, "spearman_abs": 0.2}]
+    fig = written(plots.randomization_figure({"saliency": rows, "drise": rows[:2] + [dict(rows[2], spearman=0.9)]}),
+                  tmp_path)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["original", "dense", "conv"]
+    assert ax.get_lines()[1].get_ydata().tolist() == [1.0, 0.4, 0.9]
+    abs_fig = plots.randomization_figure({"saliency": rows}, key="spearman_abs")
+    assert abs_fig.axes[0].get_lines()[0].get_ydata().tolist() == [1.0, 0.5, 0.2]
+    with pytest.raises(ValueError, match="other layers"):
+        plots.randomization_figure({"a": rows, "b": rows[:2]})
+    with pytest.raises(ValueError, match="lack 'kendall'"):
+        plots.randomization_figure({"a": rows}, key="kendall")
+
+
+def test_labelled_image_grid(tmp_path):
+    titles = ["true: cat / pred: dog", "true: cat / pred: cat", "true: dog / pred: cat"]
+    fig = written(plots.labelled_image_grid(IMAGES, titles, ncols=2, maps=MAPS, suptitle="Grad-CAM"), tmp_path)
+    assert len(fig.axes) == 4  # 2x2, the last one empty
+    assert [ax.get_title() for ax in fig.axes[:3]] == titles
+    assert not fig.axes[3].axison and len(fig.axes[0].get_images()) == 2
+    no_maps = written(plots.labelled_image_grid(IMAGES, titles), tmp_path, "plain.png")
+    assert len(no_maps.axes) == 3 and len(no_maps.axes[0].get_images()) == 1
+    with pytest.raises(ValueError, match="titles"):
+        plots.labelled_image_grid(IMAGES, titles[:1])
+    with pytest.raises(ValueError, match="ncols"):
+        plots.labelled_image_grid(IMAGES, titles, ncols=0)
+
+
+def test_accuracy_sweep_figure(tmp_path):
+    eps = [0.0, 0.01, 0.03]
+    fig = written(plots.accuracy_sweep_figure(eps, [0.9, 0.5, 0.1], xlabel="epsilon", title="FGSM"), tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_title() == "FGSM" and ax.get_xlabel() == "epsilon" and ax.get_ylabel() == "Accuracy"
+    assert ax.get_lines()[0].get_ydata().tolist() == [0.9, 0.5, 0.1]
+    several = plots.accuracy_sweep_figure(eps, {"cnn": [0.9, 0.5, 0.1], "resnet": [0.8, 0.3, 0.0]},
+                                          xlabel="epsilon", title="FGSM")
+    assert len(written(several, tmp_path, "two.png").axes[0].get_lines()) == 2
+    with pytest.raises(ValueError, match="accuracies"):
+        plots.accuracy_sweep_figure(eps, [0.9], xlabel="epsilon", title="FGSM")
+
+
+def test_save_creates_folder_and_keeps_figure_open(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = plots.accuracy_sweep_figure([0, 1], [1, 0], xlabel="x", title="t")
+    path = plots.save(fig, tmp_path / "a" / "b" / "fig.png")
+    assert path.endswith("fig.png") and (tmp_path / "a" / "b" / "fig.png").stat().st_size > 0
+    assert plt.fignum_exists(fig.number)
+    plots.save(fig, tmp_path / "again.png", close=True)
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(ValueError, match="path must end with .png"):
+        plots.save(fig, tmp_path / "fig.jpg")

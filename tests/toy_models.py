@@ -1,0 +1,26 @@
+"""Small Keras models shared by several test files (the 8x8 toy data of the metrics and training tests)."""
+from __future__ import annotations
+
+from drise_tf.core.compat import keras
+
+
+def tiny_cnn(seed: int = 1, classes: int = 3) -> keras.Model:
+    """8x8x3 images, one conv, softmax over ``classes``; seeded."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="dense")(x)
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
+def tiny_bn_classifier(seed: int = 0) -> keras.Model:
+    """8x8x3 images, conv + BatchNormalization + softmax over 10 classes (BatchNormalization: the layer oneDNN
+    rejects an empty batch in)."""
+    init = keras.initializers.GlorotUniform(seed=seed)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, kernel_initializer=init, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer=init, name="predictions")(x)
+    return keras.Model(inputs, outputs)

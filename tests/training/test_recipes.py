@@ -1,0 +1,23 @@
+"""Tests of drise_tf.training.recipes: the registered recipes and their errors."""
+from __future__ import annotations
+
+import pytest
+
+from drise_tf import training
+from drise_tf.core.compat import keras
+from drise_tf.training.schedules import OneCycle
+
+# ------------------------------------------------------------------------------------------------------ schedules
+
+def test_recipes():
+    assert set(training.RECIPES.available()) == {"thesis", "onecycle", "adam_cnn"}
+    thesis = training.get_recipe("thesis")
+    assert (thesis.epochs, thesis.batch_size, thesis.augmentation) == (100, 128, "thesis")
+    optimizer = thesis.make_optimizer(thesis.make_schedule(625, 100, 40_000, 128, True))
+    assert float(optimizer.momentum) == pytest.approx(0.9) and not optimizer.nesterov
+    adam = training.get_recipe("adam_cnn")
+    assert (adam.epochs, adam.validation_fraction, adam.best_metric) == (5, 0.2, "val_accuracy")
+    assert isinstance(adam.make_optimizer(1e-3), keras.optimizers.Adam)
+    assert isinstance(training.get_recipe("onecycle").make_schedule(10, 3, 1280, 128, False), OneCycle)
+    with pytest.raises(ValueError, match="nope"):
+        training.get_recipe("nope")

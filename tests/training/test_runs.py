@@ -1,0 +1,68 @@
+"""Tests of drise_tf.training.runs: train, save, load and evaluate a run folder; one real-data epoch."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from toy_models import tiny_bn_classifier
+
+from drise_tf import training
+from drise_tf.core.compat import MODEL_SUFFIX, keras
+
+# ------------------------------------------------------------------------------------------------------ schedules
+
+# ------------------------------------------------------------------------------------------------------ whole runs
+@pytest.fixture(scope="module")
+def npz_source(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    y_train = np.arange(80) % 10
+    y_test = np.arange(30) % 10
+    x_train = rng.integers(0, 256, size=(80, 32, 32, 3), dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(30, 32, 32, 3), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x_train=x_train, y_train=y_train.astype(np.uint8), x_test=x_test, y_test=y_test.astype(np.uint8))
+    return str(path)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_train_run_save_load_evaluate(npz_source, tmp_path, precision, capsys):
+    policy = keras.mixed_precision.global_policy().name
+    result = training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=npz_source,
+                                n_val=20, n_train=40, n_test=25, epochs=1, batch_size=20, precision=precision,
+                                verbose=1)
+    assert keras.mixed_precision.global_policy().name == policy  # restored
+    for key in ("model_path", "standardizer_path", "history_path", "evaluation_path"):
+        assert (tmp_path / result[key].split("/")[-1]).is_file()
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    assert evaluation["n"] == 25 and evaluation["train"]["n"] == 40
+    assert np.asarray(evaluation["confusion_matrix"]).sum() == 25
+    assert "confusion matrix" in capsys.readouterr().out
+    model, standardizer = training.load_run(tmp_path)
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert all(layer.compute_dtype == "float32" for layer in model.layers if hasattr(layer, "compute_dtype"))
+    again = training.evaluate_run(tmp_path, data=npz_source, n_test=25, verbose=0)
+    assert again["accuracy"] == pytest.approx(evaluation["accuracy"], abs=0.04 if precision != "float32" else 1e-9)
+    assert again["train"] == evaluation["train"]
+
+
+def test_train_run_bad_arguments_and_missing_files(npz_source, tmp_path):
+    with pytest.raises(ValueError, match="precision"):
+        training.train_run(tmp_path, data=npz_source, precision="float16")
+    with pytest.raises(ValueError, match="n_train"):
+        training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=npz_source, n_val=20,
+                           n_train=1000)
+    with pytest.raises(FileNotFoundError, match=f"model{MODEL_SUFFIX}"):
+        training.load_run(tmp_path / "nothing")
+    (tmp_path / "half").mkdir()
+    tiny_bn_classifier().save(tmp_path / "half" / f"model{MODEL_SUFFIX}")
+    with pytest.raises(FileNotFoundError, match="standardizer.json"):
+        training.load_run(tmp_path / "half")
+
+
+@pytest.mark.realdata
+def test_simple_cnn_one_epoch_on_real_data(cifar_subset_file, tmp_path):
+    result = training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=str(cifar_subset_file),
+                                n_train=10_000, n_val=2000, n_test=2000, epochs=1, batch_size=32,
+                                evaluate_train=False, verbose=0)
+    assert result["evaluation"]["accuracy"] > 0.35
