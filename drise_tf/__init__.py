@@ -18,55 +18,75 @@ room           what it holds
 """
 __version__ = "0.2.0"
 
-from drise_tf import data, explain, metrics, plotting, reproduction, studies, training
-from drise_tf.data import (
-    CLASS_NAMES,
-    NUM_CLASSES,
-    CifarDataError,
-    CifarNotAvailableError,
-    Standardizer,
-    load_cifar10,
-    make_eval_dataset,
-    make_train_dataset,
-    split_train_val,
-)
-from drise_tf.experiment import setup
-from drise_tf.explain import (
-    AGGREGATIONS,
-    DRise,
-    Explainer,
-    available_explainers,
-    class_visualisation,
-    make_explainer,
-    masks,
-    normalize_maps,
-    register_explainer,
-    similarity,
-)
-from drise_tf.metrics import deletion_insertion, rank_correlation, topk_overlap
-from drise_tf.plotting import FigureBook
-from drise_tf.reproduction import Profile, get_profile, reproduce
-from drise_tf.studies import epsilon_sweep, fgsm
-from drise_tf.training import (
-    build,
-    evaluate,
-    evaluate_run,
-    load_run,
-    predict_probs,
-    prediction_entropy,
-    resnet18,
-    select_images,
-    simple_cnn,
-    train,
-    train_run,
-)
+import importlib
+from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = [
-    "data", "explain", "metrics", "plotting", "reproduction", "studies", "training", "CLASS_NAMES", "NUM_CLASSES",
-    "CifarDataError", "CifarNotAvailableError", "Standardizer", "load_cifar10", "make_eval_dataset",
-    "make_train_dataset", "split_train_val", "setup", "AGGREGATIONS", "DRise", "Explainer", "available_explainers",
-    "class_visualisation", "make_explainer", "masks", "normalize_maps", "register_explainer", "similarity",
-    "deletion_insertion", "rank_correlation", "topk_overlap", "FigureBook", "Profile", "get_profile",
-    "reproduce", "epsilon_sweep", "fgsm", "build", "evaluate", "evaluate_run", "load_run", "predict_probs",
-    "prediction_entropy", "resnet18", "select_images", "simple_cnn", "train", "train_run",
-]
+from drise_tf.core import console
+
+#: public name -> (module, attribute in it; None: the module itself). Loaded on first use, so that ``import
+#: drise_tf`` is instant and the command line can decide how quiet TensorFlow is before it is imported.
+_EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
+    "data": ("drise_tf.data", None),
+    "explain": ("drise_tf.explain", None),
+    "metrics": ("drise_tf.metrics", None),
+    "plotting": ("drise_tf.plotting", None),
+    "reproduction": ("drise_tf.reproduction", None),
+    "studies": ("drise_tf.studies", None),
+    "training": ("drise_tf.training", None),
+    "CLASS_NAMES": ("drise_tf.data", "CLASS_NAMES"),
+    "NUM_CLASSES": ("drise_tf.data", "NUM_CLASSES"),
+    "CifarDataError": ("drise_tf.data", "CifarDataError"),
+    "CifarNotAvailableError": ("drise_tf.data", "CifarNotAvailableError"),
+    "Standardizer": ("drise_tf.data", "Standardizer"),
+    "load_cifar10": ("drise_tf.data", 'load_cifar10'),
+    "make_eval_dataset": ("drise_tf.data", "make_eval_dataset"),
+    "make_train_dataset": ("drise_tf.data", "make_train_dataset"),
+    "split_train_val": ("drise_tf.data", "split_train_val"),
+    "setup": ("drise_tf.experiment", "setup"),
+    "AGGREGATIONS": ("drise_tf.explain", "AGGREGATIONS"),
+    "DRise": ("drise_tf.explain", "DRise"),
+    "Explainer": ("drise_tf.explain", "Explainer"),
+    "available_explainers": ("drise_tf.explain", "available_explainers"),
+    "class_visualisation": ("drise_tf.explain", "class_visualisation"),
+    "make_explainer": ("drise_tf.explain", "make_explainer"),
+    "masks": ("drise_tf.explain", "masks"),
+    "normalize_maps": ("drise_tf.explain", "normalize_maps"),
+    "register_explainer": ("drise_tf.explain", "register_explainer"),
+    "similarity": ("drise_tf.explain", "similarity"),
+    "deletion_insertion": ("drise_tf.metrics", "deletion_insertion"),
+    "rank_correlation": ("drise_tf.metrics", "rank_correlation"),
+    "topk_overlap": ("drise_tf.metrics", "topk_overlap"),
+    "FigureBook": ("drise_tf.plotting", "FigureBook"),
+    "Profile": ("drise_tf.reproduction", "Profile"),
+    "get_profile": ("drise_tf.reproduction", "get_profile"),
+    "reproduce": ("drise_tf.reproduction", "reproduce"),
+    "epsilon_sweep": ("drise_tf.studies", "epsilon_sweep"),
+    "fgsm": ("drise_tf.studies", "fgsm"),
+    "build": ("drise_tf.training", "build"),
+    "evaluate": ("drise_tf.training", "evaluate"),
+    "evaluate_run": ("drise_tf.training", "evaluate_run"),
+    "load_run": ("drise_tf.training", "load_run"),
+    "predict_probs": ("drise_tf.training", "predict_probs"),
+    "prediction_entropy": ("drise_tf.training", "prediction_entropy"),
+    "resnet18": ("drise_tf.training", 'resnet18'),
+    "select_images": ("drise_tf.training", "select_images"),
+    "simple_cnn": ("drise_tf.training", "simple_cnn"),
+    "train": ("drise_tf.training", "train"),
+    "train_run": ("drise_tf.training", "train_run"),
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'drise_tf' has no attribute {name!r}")
+    console.import_tensorflow()
+    module_name, attribute = _EXPORTS[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

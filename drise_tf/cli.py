@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
+
+from drise_tf.core import console
 
 DATA_HELP = (
     "CIFAR-10 source: a folder of python batches, the official .tar.gz, an .npz (x_train, y_train, x_test, y_test) "
@@ -22,7 +25,7 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="quick", help="quick (about 20 min on a 2-core CPU) or thesis (GPU)")
+    parser.add_argument("--profile", default="quick", help="quick (minutes on a 2-core CPU) or thesis (GPU)")
     parser.add_argument("--models-dir", default="models", help="where trained runs live (default: models)")
     parser.add_argument("--figures-dir", default="figures", help="where figures are written (default: figures)")
     parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")
@@ -32,11 +35,14 @@ def _add_profile(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``drise-tf`` argument parser."""
     parser = argparse.ArgumentParser(prog="drise-tf", description=__doc__.split("\n")[0])
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's C++ log lines and the library warnings hidden by default")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model and save the run (model, standardizer, history)")
-    train.add_argument("--recipe", default="thesis", help="thesis, onecycle or adam_cnn")
+    train.add_argument("--recipe", default="thesis", help="thesis, onecycle, cpu_onecycle or adam_cnn")
     train.add_argument("--architecture", default="resnet18", help="resnet18 or simple_cnn")
+    train.add_argument("--width", type=int, default=None, help="ResNet-18's base width (default: the thesis's 64)")
     train.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     train.add_argument("--out", required=True, help="run folder, e.g. models/thesis")
     train.add_argument("--n-train", type=int, default=None, help="training images (default: all but the validation)")
@@ -66,15 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _precision(args: argparse.Namespace) -> str:
+    if getattr(args, "precision", None):
+        return args.precision
+    if getattr(args, "profile", None):
+        from drise_tf.reproduction.profiles import PROFILES
+
+        return PROFILES[args.profile].precision if args.profile in PROFILES else "float32"
+    return "float32"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[console.VERBOSE_ENV] = "1"
+    console.import_tensorflow()
+    print(f"[drise-tf] {console.runtime_summary(_precision(args))}", flush=True)
     try:
         if args.command == "train":
             from drise_tf.training import train_run
 
             train_run(
-                args.out, recipe=args.recipe, architecture=args.architecture, data=args.data, n_train=args.n_train,
+                args.out, recipe=args.recipe, architecture=args.architecture, width=args.width, data=args.data,
+                n_train=args.n_train,
                 n_val=args.n_val, n_test=args.n_test, epochs=args.epochs, seed=args.seed, precision=args.precision,
                 resume=args.resume, lr_quirk=args.lr_quirk, epoch0_val=args.epoch0_val,
             )

@@ -18,7 +18,7 @@ ALLOWED = {
     "studies": {"core", "data", "training", "explain"},
     "reproduction": {"core", "data", "training", "explain", "metrics", "plotting", "studies"},
     "experiment": {"data", "training", "reproduction"},
-    "cli": {"training", "reproduction"},
+    "cli": {"core", "training", "reproduction"},
     "__main__": {"cli"},
 }
 

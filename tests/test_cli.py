@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -33,6 +36,26 @@ def test_parser_knows_every_command():
     assert parser.parse_args(["figures"]).profile == "quick"
     with pytest.raises(SystemExit):
         parser.parse_args(["train"])  # --out is required
+
+
+def test_output_is_quiet_by_default_and_verbose_on_request(tmp_path):
+    """A fresh process as a user runs it: one line on the runtime, no TensorFlow C++ start-up lines."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DRISE_TF_VERBOSE")}
+    command = [sys.executable, "-m", "drise_tf", "evaluate", "--run", str(tmp_path / "none")]
+    quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 2 and "has no model" in quiet.stderr
+    assert quiet.stdout.startswith("[drise-tf] TensorFlow ") and " CPU threads, " in quiet.stdout
+    assert "I0000" not in quiet.stderr and "E0000" not in quiet.stderr and "cuda" not in quiet.stderr.lower()
+    loud = subprocess.run(command[:3] + ["--verbose"] + command[3:], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert loud.returncode == 2 and loud.stdout == quiet.stdout
+    # what quiet means inside the library, and that DRISE_TF_VERBOSE (what --verbose sets) turns it off
+    probe = ("import os, warnings, drise_tf; drise_tf.DRise; print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), "
+             "any(f[1] is not None and 'structure of `inputs`' in f[1].pattern for f in warnings.filters))")
+    for verbose, expected in (("", "2 True"), ("1", "None False")):
+        done = subprocess.run([sys.executable, "-c", probe], env={**env, "DRISE_TF_VERBOSE": verbose},
+                              capture_output=True, text=True, timeout=300)
+        assert done.stdout.split("\n")[-2] == expected, done.stdout + done.stderr
 
 
 def test_unknown_profile_is_a_clear_error(capsys):

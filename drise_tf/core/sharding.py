@@ -97,13 +97,14 @@ def replica_shard(items: tf.Tensor, replica_id: Any, replicas: int) -> Tuple[tf.
     return rows, tf.cast(positions < count, tf.float32)
 
 
-def pad_rows(items: np.ndarray, replicas: int) -> np.ndarray:
-    """``items`` with its last row repeated until it has at least ``replicas`` rows (callers drop the extra outputs).
+def pad_rows(items: np.ndarray, rows: int) -> np.ndarray:
+    """``items`` with its last row repeated until it has at least ``rows`` rows (callers drop the extra outputs).
 
-    For a batch handed whole to a distributed Keras call (``predict_on_batch``), which splits it over the replicas.
+    For a batch handed whole to a distributed Keras call (``predict_on_batch``), which splits it over the replicas
+    (``rows`` = the replica count), or padded to a fixed size so that a compiled call is not traced again.
     """
-    replicas = _check_count(replicas, "replicas", 1)
+    rows = _check_count(rows, "rows", 1)
     if len(items) == 0:
         raise ValueError("items is empty: nothing to split over the replicas")
-    missing = replicas - len(items)
+    missing = rows - len(items)
     return items if missing <= 0 else np.concatenate([items, np.repeat(items[-1:], missing, axis=0)])

@@ -140,7 +140,7 @@ def make_train_dataset(
     augmentation : {"random", "thesis", "none"}
         ``"random"``: every image once per epoch, randomly cropped and flipped (:func:`random_crop_flip`).
         ``"thesis"``: every epoch is the N originals plus one freshly augmented copy of each, 2N samples shuffled
-        together (SPEC 1.2). ``"none"``: the originals only.
+        together (docs/thesis.md, "The training recipe"). ``"none"``: the originals only.
     seed : int
         Seeds the shuffle and the augmentation. Each new iteration over the dataset (a new epoch) draws new
         ones, and two datasets built with the same seed yield the same batches, epoch after epoch.

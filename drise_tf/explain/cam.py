@@ -44,9 +44,11 @@ def _output_shape(layer: Any) -> Optional[tuple]:
 def default_cam_layer(model: Any) -> str:
     """Name of the layer a CAM explains by default: the last layer (in graph order) whose output is a feature map.
 
-    That is the last non-pooling layer with a 4-D output of more than one spatial position -- for the thesis
-    ResNet-18 the last block's output after the add and the ReLU (``stage4_block2_out``), for Keras's ResNet50
-    ``conv5_block3_out``, for VGG16 ``block5_conv3``.
+    That is the last layer with a 4-D output of more than one spatial position that is neither pooling nor
+    BatchNormalization (a per-channel affine map of the convolution before it) -- for the thesis ResNet-18 the last
+    block's output after the add and the ReLU (``stage4_block2_out``), for Keras's ResNet50 ``conv5_block3_out``,
+    for VGG16 ``block5_conv3``, for the Keras CNN study's simple_cnn its last convolution ``conv2`` (what
+    tf-keras-vis's own search for the penultimate convolution finds).
 
     Raises
     ------
@@ -55,7 +57,7 @@ def default_cam_layer(model: Any) -> str:
     """
     model = as_functional(model)
     for layer in reversed(model.layers):
-        if isinstance(layer, (keras.layers.InputLayer,) + _POOLING):
+        if isinstance(layer, (keras.layers.InputLayer, keras.layers.BatchNormalization) + _POOLING):
             continue
         shape = _output_shape(layer)
         if shape is not None and len(shape) == 4 and (shape[1] or 2) * (shape[2] or 2) > 1:

@@ -130,7 +130,7 @@ class DRise(Explainer):
     # ----------------------------------------------------------------------------------------------- presets
     @classmethod
     def thesis(cls, model: Any, **overrides: Any) -> "DRise":
-        """The thesis's D-RISE (SPEC 1.3): 5000 nearest 16x16 masks, p 0.5, offsets 0..2, cosine to the one-hot
+        """The thesis's D-RISE (docs/thesis.md, "Its D-RISE"): 5000 nearest 16x16 masks, p 0.5, offsets 0..2, cosine to the one-hot
         TRUE label, raw sum, chunks of 100."""
         settings = dict(n_masks=5000, grid_size=16, p=0.5, upsample="nearest", shift=None, similarity="cosine",
                         aggregation="none", batch_size=100)

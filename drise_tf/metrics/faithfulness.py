@@ -84,7 +84,10 @@ def gaussian_blur(images: np.ndarray, *, kernel: int = 11, sigma: float = 5.0) -
 
 
 def _probabilities(model, batch: np.ndarray) -> np.ndarray:
-    out = model.predict_on_batch(sharding.pad_rows(batch, sharding.replica_count(getattr(model, "distribute_strategy", None))))
+    """The model's outputs on ``batch``, padded to the next power of two rows (at least the replica count): Keras
+    compiles ``predict_on_batch`` once per batch shape, so a handful of sizes instead of one per chunk."""
+    replicas = sharding.replica_count(getattr(model, "distribute_strategy", None))
+    out = model.predict_on_batch(sharding.pad_rows(batch, max(replicas, 1 << (len(batch) - 1).bit_length())))
     if isinstance(out, (list, tuple)) or np.ndim(out) != 2:
         raise ValueError("model must output one probability array of shape (batch, classes)")
     return np.asarray(out)[: len(batch)]

@@ -22,6 +22,7 @@ from drise_tf.plotting.figures import (
     randomization_figure,
     saliency_grid,
     save,
+    score_planes,
     surface_figure,
 )
 
@@ -29,5 +30,5 @@ __all__ = [
     "FigureBook", "class_visualisation_figure", "comparison_figures", "fgsm_figure", "misclassified_figure",
     "sanity_figures", "thesis_map_figures", "training_figures", "accuracy_sweep_figure", "agreement_heatmap",
     "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves", "metric_bars",
-    "overlay_figure", "randomization_figure", "saliency_grid", "save", "surface_figure",
+    "overlay_figure", "randomization_figure", "saliency_grid", "save", "score_planes", "surface_figure",
 ]

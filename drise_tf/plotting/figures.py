@@ -1,8 +1,9 @@
 """Figure functions: arrays in, :class:`matplotlib.figure.Figure` out.
 
 Figures are made with ``matplotlib.pyplot`` (so they appear in Spyder's Plots pane) and returned open: the caller
-shows, restyles, saves (:func:`save`) or closes them. Figures that reproduce a thesis figure (SPEC 1.4) keep its
-titles, sizes, colours and axis labels. Nothing here calls a model or reads files.
+shows, restyles, saves (:func:`save`) or closes them. Figures that reproduce a thesis figure (docs/thesis.md,
+"The figures") keep its titles, sizes, colours, alphas, colorbars and axis labels exactly by default; whatever the
+project adds (hidden axes, a suptitle) is an option, off by default. Nothing here calls a model or reads files.
 """
 from __future__ import annotations
 
@@ -41,10 +42,12 @@ def _saliency(saliency: np.ndarray, name: str) -> np.ndarray:
     return saliency
 
 
-def _show_image(ax, image: np.ndarray, saliency: Optional[np.ndarray] = None, *, alpha: float = 0.5):
+def _show_image(ax, image: np.ndarray, saliency: Optional[np.ndarray] = None, *, alpha: float = 0.5,
+                hide_axes: bool = True, interpolation: Optional[str] = None):
     """Draw ``image`` (grey if 2-D) and, if given, ``saliency`` over it (jet, ``alpha``) stretched to the image."""
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-    ax.axis("off")
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation=interpolation)
+    if hide_axes:
+        ax.axis("off")
     if saliency is None:
         return None
     height, width = image.shape[:2]
@@ -81,10 +84,10 @@ def learning_curves(history: Mapping[str, Sequence[float]]) -> Tuple[Figure, Fig
         ("accuracy", "Accuracy", ACCURACY_TITLE, "lower right"),
     ):
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(epochs, history[key], "b-", label=f"Training {label}")
-        ax.plot(epochs, history[f"val_{key}"], "r--", label=f"Validation {label}")
+        ax.plot(epochs, history[key], color="b", label=f"Training {label}")
+        ax.plot(epochs, history[f"val_{key}"], linestyle="--", color="r", label=f"Validation {label}")
         ax.set_title(title)
-        ax.set_xlabel("Epochs")
+        ax.set_xlabel("Epoch")
         ax.set_ylabel(label)
         ax.legend(loc=legend)
         figures.append(fig)
@@ -109,42 +112,84 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str]) -> Figur
     return fig
 
 
-def surface_figure(weighted_sum: np.ndarray, *, n_masks: int, p: float) -> Figure:
-    """Thesis figure 4a: 3-D surface (viridis) of an un-normalised D-RISE map with planes at 0.1*N*p and N*p.
+def score_planes(n_masks: int, p: float, scores: Optional[np.ndarray] = None) -> Tuple[float, float]:
+    """Heights of the two planes of :func:`surface_figure` for a map made with a given similarity score.
 
-    The blue plane at 0.1*N*p and the red plane at N*p (250 and 2500 for N = 5000, p = 0.5) show its scale.
+    A raw D-RISE map is a sum over N masks that keep each pixel with probability p, so a pixel's value lies near
+    N*p times the score of the masks that kept it. For the thesis's cosine score (values in [0, 1]) the planes are
+    the thesis's 0.1*N*p and N*p. For any other score (``scores``: the per-mask scores of the image, e.g. from
+    ``explain(..., return_scores=True)``) they are N*p times the smallest and the largest per-mask score, the range
+    the map can reach; the thesis noted that its cross-entropy score needs such other bounds.
+    """
+    if scores is None:
+        return 0.1 * n_masks * p, n_masks * p
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0 or not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be a non-empty array of finite per-mask scores")
+    return n_masks * p * float(scores.min()), n_masks * p * float(scores.max())
+
+
+def surface_figure(weighted_sum: np.ndarray, *, n_masks: int, p: float,
+                   planes: Optional[Tuple[float, float]] = None) -> Figure:
+    """Thesis figure 4a: 3-D surface (viridis) of an un-normalised D-RISE map and two planes that show its scale.
+
+    As the thesis draws it: default figure size, ``plot_surface(..., cmap='viridis', edgecolor='none')``, a blue and
+    a red plane (alpha 0.2), axes 'X Index', 'Y Index', 'Value', the title '3D Surface Visualization of w_norm
+    Matrix' and ``colorbar(surf, shrink=0.5, aspect=5)``.
+
+    Parameters
+    ----------
+    weighted_sum : np.ndarray
+        The raw map (H, W).
+    n_masks, p : int, float
+        N and p of the D-RISE that made it.
+    planes : (float, float), optional
+        Heights of the blue and the red plane; default the thesis's 0.1*N*p and N*p (its cosine score). For other
+        scores see :func:`score_planes`.
     """
     weighted_sum = _saliency(weighted_sum, "weighted_sum")
     if isinstance(n_masks, bool) or int(n_masks) != n_masks or n_masks < 1:
         raise ValueError(f"n_masks must be a positive integer, got {n_masks!r}")
     if not 0.0 < p <= 1.0:
         raise ValueError(f"p must be in (0, 1], got {p!r}")
+    low, high = score_planes(n_masks, p) if planes is None else planes
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"planes must be two finite heights, got {planes!r}")
     height, width = weighted_sum.shape
     x, y = np.meshgrid(np.arange(width), np.arange(height))
-    fig = plt.figure(figsize=(8, 6))
+    fig = plt.figure()
     ax = fig.add_subplot(projection="3d")
-    surface = ax.plot_surface(x, y, weighted_sum, cmap="viridis")
-    for name, level, colour in (("0.1*N*p", 0.1 * n_masks * p, "blue"), ("N*p", n_masks * p, "red")):
-        ax.plot_surface(x, y, np.full_like(weighted_sum, level), color=colour, alpha=0.3, label=f"{name} = {level:g}")
-    fig.colorbar(surface, ax=ax, shrink=0.6, pad=0.1)
+    surface = ax.plot_surface(x, y, weighted_sum, cmap="viridis", edgecolor="none")
+    for level, colour in ((low, "blue"), (high, "red")):
+        ax.plot_surface(x, y, np.full_like(weighted_sum, level), alpha=0.2, color=colour)
+    ax.set_xlabel("X Index")
+    ax.set_ylabel("Y Index")
+    ax.set_zlabel("Value")
     ax.set_title(SURFACE_TITLE)
-    ax.set_xlabel("X")
-    ax.set_ylabel("Y")
-    ax.set_zlabel("w_norm")
+    fig.colorbar(surface, shrink=0.5, aspect=5)
     return fig
 
 
-def overlay_figure(image_uint8: np.ndarray, saliency: np.ndarray, *, title: Optional[str] = None) -> Figure:
+def overlay_figure(image_uint8: np.ndarray, saliency: np.ndarray, *, title: Optional[str] = None,
+                   hide_axes: bool = False) -> Figure:
     """Thesis figure 4b: 8x4 in, "Original Image" beside "Saliency Map" (image, map over it in jet, alpha 0.5).
 
+    As the thesis draws it: axes with pixel ticks, the image with ``interpolation='nearest'``, a vertical colorbar.
     The map is stretched over the image, so it may have another resolution (e.g. a 224x224 map of a 32x32 image).
+
+    Parameters
+    ----------
+    title : str, optional
+        A suptitle (the thesis has none; off by default).
+    hide_axes : bool
+        Hide the axes and ticks (the thesis shows them; off by default).
     """
     image = _image(image_uint8, "image_uint8")
     saliency = _saliency(saliency, "saliency")
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
-    _show_image(left, image)
+    _show_image(left, image, hide_axes=hide_axes, interpolation="nearest")
     left.set_title("Original Image")
-    overlay = _show_image(right, image, saliency)
+    overlay = _show_image(right, image, saliency, hide_axes=hide_axes, interpolation="nearest")
     right.set_title("Saliency Map")
     fig.colorbar(overlay, ax=right)
     if title:

@@ -1,7 +1,8 @@
 """The run profiles of ``reproduce`` and ``figures``: frozen settings, nothing else.
 
-``quick`` proves the whole pipeline on a 2-core CPU in about 20 minutes (a data subset, a few epochs, small N);
-``thesis`` is the thesis's full recipe (SPEC 1.2-1.3) and is meant for a GPU. ``tiny`` exists for the test suite.
+``quick`` runs the whole pipeline on the thesis's network (ResNet-18 at a reduced width) on a 2-core CPU in
+minutes; ``thesis`` is the thesis's full recipe (docs/thesis.md, "The training recipe" and "Its D-RISE") and is
+meant for a GPU; ``keras_cnn`` trains the Keras CNN study's simple_cnn instead; ``tiny`` exists for the test suite.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class Profile:
         Folder name of the trained run under ``models/``.
     architecture : str
         Model to train (see :func:`drise_tf.training.architectures.build`).
+    width : int or None
+        ResNet-18's base width (None: the thesis's 64; see :func:`drise_tf.training.architectures.resnet18`).
     recipe : str
         Training recipe (see :mod:`drise_tf.training`).
     epochs : int
@@ -32,14 +35,17 @@ class Profile:
     augmentation : str
         ``"thesis"`` (originals + augmented copy per epoch) or ``"random"``.
     lr_quirk : bool
-        Replay the thesis's learning-rate decay-length bug (SPEC 1.2).
+        Replay the thesis's learning-rate decay-length bug (docs/thesis.md, "The training recipe").
     epoch0_val : str
         Where the epoch-0 validation point is evaluated: ``"test"`` (the thesis) or ``"validation"``.
+    epoch0_train : str
+        Where the epoch-0 training point is evaluated: ``"stream"`` (the thesis: the first epoch's training stream,
+        originals plus augmented copy) or ``"originals"``.
     precision : str
         ``"float32"`` or ``"bfloat16"`` for training and D-RISE forward passes. ``bfloat16`` pays off only on
         hardware with native bfloat16 (GPUs, CPUs with AVX512-BF16 / AMX); elsewhere it is several times slower.
     n_masks, grid_size, p : int, int, float
-        D-RISE masks (SPEC 1.3).
+        D-RISE masks (docs/thesis.md, "Its D-RISE").
     mask_batch : int
         Masked images per forward pass.
     k_images : int
@@ -57,6 +63,7 @@ class Profile:
     name: str
     run_name: str
     architecture: str = "resnet18"
+    width: Optional[int] = None
     recipe: str = "thesis"
     epochs: int = 100
     n_train: Optional[int] = None
@@ -65,6 +72,7 @@ class Profile:
     augmentation: str = "thesis"
     lr_quirk: bool = True
     epoch0_val: str = "test"
+    epoch0_train: str = "stream"
     precision: str = "float32"
     n_masks: int = 5000
     grid_size: int = 16
@@ -84,13 +92,35 @@ class Profile:
 
 PROFILES: Dict[str, Profile] = {
     "thesis": Profile(name="thesis", run_name="thesis"),
-    # Sized for a 2-core AVX2 CPU without GPU, which trains the CIFAR ResNet-18 at only ~18 images/s (2 epochs of
-    # 4k images leave it near chance). The quick profile therefore trains the Keras CNN study's model (simple_cnn,
-    # ~60% test accuracy in a few minutes) and runs every thesis step on it with the thesis's N = 5000 masks; the
-    # thesis profile trains ResNet-18. Same code path, same figures.
+    # The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
+    # at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
+    # the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
+    # measured the choice, see the README).
     "quick": Profile(
         name="quick",
         run_name="quick",
+        architecture="resnet18",
+        width=16,
+        recipe="cpu_onecycle",
+        epochs=8,
+        n_train=18000,
+        n_val=2000,
+        n_test=None,
+        augmentation="random",
+        lr_quirk=False,
+        epoch0_val="validation",
+        epoch0_train="originals",
+        n_masks=5000,
+        k_images=5,
+        k_compare=50,
+        compare_masks=2000,
+        k_sanity=8,
+        sanity_masks=1000,
+    ),
+    # The Keras CNN study's model (simple_cnn, Adam, 16k images, 5 epochs): minutes on any CPU.
+    "keras_cnn": Profile(
+        name="keras_cnn",
+        run_name="keras_cnn",
         architecture="simple_cnn",
         recipe="adam_cnn",
         epochs=5,
@@ -100,6 +130,7 @@ PROFILES: Dict[str, Profile] = {
         augmentation="none",
         lr_quirk=False,
         epoch0_val="validation",
+        epoch0_train="originals",
         n_masks=5000,
         k_images=5,
         k_compare=50,
@@ -119,6 +150,7 @@ PROFILES: Dict[str, Profile] = {
         augmentation="random",
         lr_quirk=False,
         epoch0_val="validation",
+        epoch0_train="originals",
         n_masks=40,
         grid_size=4,
         mask_batch=20,

@@ -54,12 +54,15 @@ def has_trained_model(run_dir: str | os.PathLike) -> bool:
 def train_profile(profile: Profile, run_dir: pathlib.Path, *, data: Optional[str], retrain: bool) -> None:
     """Train (or resume training of) the profile's model into ``run_dir``."""
     resume = (run_dir / "checkpoints").is_dir() and not retrain
-    print(f"[reproduce] training {profile.architecture} ({profile.recipe} recipe, {profile.epochs} epochs) "
+    width = "" if profile.width is None else f" width {profile.width}"
+    print(f"[reproduce] training {profile.architecture}{width} ({profile.recipe} recipe, {profile.epochs} epochs) "
           f"into {run_dir}{' (resuming)' if resume else ''}", flush=True)
     train_run(
-        run_dir, recipe=profile.recipe, architecture=profile.architecture, data=data, n_train=profile.n_train,
+        run_dir, recipe=profile.recipe, architecture=profile.architecture, width=profile.width, data=data,
+        n_train=profile.n_train,
         n_val=profile.n_val, n_test=profile.n_test, epochs=profile.epochs, seed=profile.seed,
         precision=profile.precision, resume=resume, lr_quirk=profile.lr_quirk, epoch0_val=profile.epoch0_val,
+        epoch0_train=profile.epoch0_train,
         augmentation=profile.augmentation,
     )
 

@@ -19,7 +19,7 @@ from drise_tf.data import CLASS_NAMES
 from drise_tf.explain import make_explainer
 from drise_tf.training import architectures
 
-#: ImageNet channel mean and std (RGB, on [0, 1] pixels) used by the Grad-CAM study (SPEC 3).
+#: ImageNet channel mean and std (RGB, on [0, 1] pixels) used by the Grad-CAM study (docs/thesis.md, "The neighbouring studies").
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 #: The CIFAR-10 classes of the study's five samples, in figure order.
@@ -93,7 +93,7 @@ def preprocess(images: Any, *, size: int = 224, mode: str = "torch") -> np.ndarr
     size : int
         Output height and width (224 in the study).
     mode : {"torch", "caffe"}
-        ``"torch"`` (the study, SPEC 3): ``(x / 255 - mean) / std`` with the ImageNet RGB mean and std.
+        ``"torch"`` (the study, docs/thesis.md): ``(x / 255 - mean) / std`` with the ImageNet RGB mean and std.
         ``"caffe"``: ``keras.applications.resnet50.preprocess_input`` (BGR, mean subtracted), which is what
         Keras's pretrained ResNet50/VGG16 weights were trained with.
 
@@ -159,7 +159,7 @@ def imagenet_on_cifar(
         ResNet50 pass per channel (2048 per image); ``"faster_scorecam"`` is the practical Score-CAM.
     preprocessing : {"caffe", "torch"}
         See :func:`preprocess`. Default ``"caffe"``: what Keras's ImageNet weights were trained with. The study
-        (SPEC 3) used ``"torch"`` mean/std with PyTorch weights; on Keras's weights that mismatch degrades labels.
+        (docs/thesis.md, "The neighbouring studies") used ``"torch"`` mean/std with PyTorch weights; on Keras's weights that mismatch degrades labels.
     layer : str, optional
         CAM layer (default: :func:`drise_tf.explain.default_cam_layer`, ``conv5_block3_out`` for ResNet50).
     normalize : {"none", "minmax"}

@@ -11,6 +11,7 @@ from drise_tf.training.architectures import (
 from drise_tf.training.evaluation import (
     confusion_matrix,
     evaluate,
+    evaluate_stream,
     format_evaluation,
     predict_probs,
     prediction_entropy,
@@ -22,7 +23,7 @@ from drise_tf.training.runs import evaluate_run, load_run, train_run
 from drise_tf.training.schedules import OneCycle, learning_rate_at, thesis_learning_rate
 
 __all__ = [
-    "ARCHITECTURES", "build", "imagenet_backbone", "resnet18", "simple_cnn", "confusion_matrix", "evaluate",
+    "ARCHITECTURES", "build", "imagenet_backbone", "resnet18", "simple_cnn", "confusion_matrix", "evaluate", "evaluate_stream",
     "format_evaluation", "predict_probs", "prediction_entropy", "select_images", "default_strategy", "train", "RECIPES", "Recipe",
     "get_recipe", "evaluate_run", "load_run", "train_run", "OneCycle", "learning_rate_at", "thesis_learning_rate",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Tuple
 
+from drise_tf.core import checks
 from drise_tf.core.compat import keras
 from drise_tf.core.registry import Registry
 
@@ -42,7 +43,7 @@ def _head(x: Any, num_classes: int, head: str) -> Any:
 
 
 def _basic_block(x: Any, filters: int, stride: int, prefix: str) -> Any:
-    """conv3x3(stride)-BN-ReLU-conv3x3-BN + shortcut, then ReLU (SPEC 1.1)."""
+    """conv3x3(stride)-BN-ReLU-conv3x3-BN + shortcut, then ReLU (docs/thesis.md, "The model")."""
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_conv1")(x)
     y = layers.BatchNormalization(name=f"{prefix}_bn1")(y)
@@ -60,10 +61,12 @@ def resnet18(
     input_shape: Tuple[int, int, int] = (32, 32, 3),
     num_classes: int = 10,
     *,
+    width: int = 64,
     head: str = "softmax",
     name: str = "resnet18",
 ) -> Any:
-    """The thesis's CIFAR ResNet-18 (SPEC 1.1): 3x3 stem, four stages of two BasicBlocks, AvgPool(4), Dense.
+    """The thesis's CIFAR ResNet-18 (docs/thesis.md, "The model"): 3x3 stem, four stages of two BasicBlocks,
+    AvgPool(4), Dense.
 
     Parameters
     ----------
@@ -71,6 +74,10 @@ def resnet18(
         (H, W, C) of the standardised input; the thesis uses (32, 32, 3).
     num_classes : int
         Output units.
+    width : int
+        Filters of the stem and the first stage (>= 1); the stages have width, 2, 4 and 8 times width filters.
+        64 is the thesis (64/128/256/512); a smaller width keeps the topology and the layer names and trains
+        faster (16: 701,466 trainable parameters, 703,866 with the BatchNormalization statistics).
     head : {"softmax", "logits"}
         Softmax probabilities (the thesis) or a linear output.
     name : str
@@ -84,11 +91,12 @@ def resnet18(
         11,173,962 trainable parameters for the default arguments.
     """
     shape = _check_common(input_shape, num_classes, head)
+    width = checks.positive_int(width, "width")
     inputs = keras.Input(shape=shape, name="input")
-    x = layers.Conv2D(64, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.Activation("relu", name="stem_relu")(x)
-    for stage, filters in enumerate((64, 128, 256, 512), start=1):
+    for stage, filters in enumerate((width, 2 * width, 4 * width, 8 * width), start=1):
         for block in (1, 2):
             stride = 2 if stage > 1 and block == 1 else 1
             x = _basic_block(x, filters, stride, f"stage{stage}_block{block}")
@@ -107,7 +115,7 @@ def simple_cnn(
     head: str = "softmax",
     name: str = "simple_cnn",
 ) -> Any:
-    """The Keras CNN study's model (SPEC 3): [Conv2D-BN-MaxPool2] x 2 (32 then 64 filters), Flatten, Dense.
+    """The Keras CNN study's model (docs/thesis.md, "The neighbouring studies"): [Conv2D-BN-MaxPool2] x 2 (32 then 64 filters), Flatten, Dense.
 
     Convolutions use ReLU, L2 weight penalty ``l2`` and ``padding="same"`` (so strides up to 3 keep a
     feature map; the study does not state the padding).

@@ -1,7 +1,7 @@
 """Evaluation of a trained classifier: loss, accuracy, per-class accuracy, confusion matrix, image selection."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -78,6 +78,34 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int = 10) -> np.ndar
     return counts.reshape(num_classes, num_classes).astype(np.int64)
 
 
+def _losses_and_predictions(outputs: np.ndarray, y: np.ndarray, from_logits: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-image cross-entropy (probabilities clipped to [EPSILON, 1] as Keras does) and predicted classes."""
+    probs = outputs
+    if from_logits:
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    p_true = np.clip(probs[np.arange(y.shape[0]), y].astype(np.float64), EPSILON, 1.0)
+    return -np.log(p_true), probs.argmax(axis=1)
+
+
+def evaluate_stream(model: Any, batches: Iterable[Tuple[Any, Any]], *, from_logits: bool = False) -> Tuple[float, float]:
+    """Mean loss and accuracy of ``model`` over a stream of ``(images, one-hot labels)`` batches, e.g. a training
+    epoch of :func:`drise_tf.data.make_train_dataset` (the thesis scored its epoch-0 training point on that stream).
+
+    The same cross-entropy as :func:`evaluate`; batches go through the model one by one, so the stream is never
+    held in memory.
+    """
+    total_loss, hits, count = 0.0, 0, 0
+    for images, targets in batches:
+        y = np.asarray(targets).argmax(axis=1)
+        losses, predicted = _losses_and_predictions(np.asarray(model(images, training=False), np.float32), y,
+                                                    from_logits)
+        total_loss, hits, count = total_loss + losses.sum(), hits + int((predicted == y).sum()), count + len(y)
+    if count == 0:
+        raise ValueError("batches is empty: nothing to evaluate")
+    return total_loss / count, hits / count
+
+
 def evaluate(
     model: Any,
     x_std: np.ndarray,
@@ -113,11 +141,7 @@ def evaluate(
         raise ValueError(
             f"model outputs shape {probs.shape} but {y.shape[0]} labels and {num_classes} class_names were given"
         )
-    if from_logits:
-        shifted = probs - probs.max(axis=1, keepdims=True)
-        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    p_true = np.clip(probs[np.arange(y.shape[0]), y].astype(np.float64), EPSILON, 1.0)
-    predicted = probs.argmax(axis=1)
+    losses, predicted = _losses_and_predictions(probs, y, from_logits)
     matrix = confusion_matrix(y, predicted, num_classes)
     support = matrix.sum(axis=1)
     per_class = {
@@ -125,7 +149,7 @@ def evaluate(
     }
     return {
         "n": int(y.shape[0]),
-        "loss": float(-np.log(p_true).mean()),
+        "loss": float(losses.mean()),
         "accuracy": float((predicted == y).mean()),
         "per_class_accuracy": per_class,
         "confusion_matrix": matrix.tolist(),

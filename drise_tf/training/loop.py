@@ -44,12 +44,13 @@ from drise_tf.core.compat import (
     write_json_atomic,
     write_text_atomic,
 )
-from drise_tf.training.evaluation import evaluate
+from drise_tf.training.evaluation import evaluate, evaluate_stream
 from drise_tf.training.recipes import Recipe, get_recipe
 from drise_tf.training.schedules import learning_rate_at
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr")
 EPOCH0_CHOICES = ("validation", "test")
+EPOCH0_TRAIN_CHOICES = ("originals", "stream")
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 ArrayPair = Tuple[np.ndarray, np.ndarray]
@@ -183,6 +184,7 @@ def train(
     lr_quirk: bool = False,
     epoch0: bool = True,
     epoch0_val: str = "validation",
+    epoch0_train: str = "originals",
     test_data: Optional[ArrayPair] = None,
     strategy: Any = None,
     verbose: int = 1,
@@ -208,9 +210,12 @@ def train(
         Continue from ``out_dir/checkpoints`` (the settings must match the interrupted run); without a
         checkpoint training starts afresh.
     lr_quirk : bool
-        Thesis recipe only: replay the decay-length bug of SPEC 1.2.
+        Thesis recipe only: replay the decay-length bug (docs/thesis.md, "Its quirks").
     epoch0 : bool
         Evaluate and record an epoch-0 point before training.
+    epoch0_train : {"originals", "stream"}
+        Data of the epoch-0 training point: the training images as they are (default), or the first epoch's
+        training stream (for ``"thesis"`` augmentation the originals plus an augmented copy), as the thesis did.
     epoch0_val : {"validation", "test"}
         Data of the epoch-0 validation point: the validation split (default), or the test split as the
         thesis did (needs ``test_data``).
@@ -239,6 +244,8 @@ def train(
         x_val, y_val = _check_pair(val_data, "val_data")
     if epoch0_val not in EPOCH0_CHOICES:
         raise ValueError(f"epoch0_val must be one of {EPOCH0_CHOICES}, got {epoch0_val!r}")
+    if epoch0_train not in EPOCH0_TRAIN_CHOICES:
+        raise ValueError(f"epoch0_train must be one of {EPOCH0_TRAIN_CHOICES}, got {epoch0_train!r}")
     if epoch0 and epoch0_val == "test" and test_data is None:
         raise ValueError("epoch0_val='test' needs test_data")
     test_pair = None if test_data is None else _check_pair(test_data, "test_data")
@@ -293,9 +300,14 @@ def train(
         history, best, start = _empty_history(), None, 0
         if epoch0:
             if verbose:
-                print(f"[train] epoch 0: evaluating the untrained model on {len(x_train)} training and "
+                print(f"[train] epoch 0: evaluating the untrained model on the training {epoch0_train} and the "
                       f"{epoch0_val} images", flush=True)
-            loss, acc = _evaluate_point(working, (x_train, y_train))
+            if epoch0_train == "stream":
+                stream = data_lib.make_train_dataset(x_train, y_train, batch_size=batch_size, augmentation=augmentation,
+                                                     seed=_epoch_seed(seed, 0), shuffle=True).take(steps_per_epoch)
+                loss, acc = evaluate_stream(working, stream, from_logits=_from_logits(model))
+            else:
+                loss, acc = _evaluate_point(working, (x_train, y_train))
             val_loss, val_acc = _evaluate_point(working, test_pair if epoch0_val == "test" else (x_val, y_val))
             for key, value in zip(HISTORY_KEYS, (0, loss, acc, val_loss, val_acc, learning_rate_at(schedule, 0))):
                 history[key].append(value)

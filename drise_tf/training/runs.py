@@ -26,10 +26,13 @@ from drise_tf.training.recipes import get_recipe
 
 
 # ------------------------------------------------------------------------------------------------------ whole runs
-def _build_for_data(architecture: str, input_shape: Tuple[int, ...], num_classes: int) -> Any:
+def _build_for_data(architecture: str, input_shape: Tuple[int, ...], num_classes: int, width: Optional[int]) -> Any:
+    if width is not None and architecture != "resnet18":
+        raise ValueError(f"width applies to resnet18 only, not to architecture {architecture!r}")
     if architecture in ("resnet50", "vgg16"):
         return build(architecture, weights=None, input_shape=input_shape, classes=num_classes)
-    return build(architecture, input_shape=input_shape, num_classes=num_classes)
+    options = {} if width is None else {"width": width}
+    return build(architecture, input_shape=input_shape, num_classes=num_classes, **options)
 
 
 def train_run(
@@ -37,6 +40,7 @@ def train_run(
     *,
     recipe: str = "thesis",
     architecture: str = "resnet18",
+    width: Optional[int] = None,
     data: Optional[str] = None,
     n_train: Optional[int] = None,
     n_val: Optional[int] = 10000,
@@ -49,6 +53,7 @@ def train_run(
     resume: bool = False,
     lr_quirk: bool = False,
     epoch0_val: str = "validation",
+    epoch0_train: str = "originals",
     evaluate_train: bool = True,
     strategy: Any = None,
     verbose: int = 1,
@@ -61,6 +66,8 @@ def train_run(
 
     Parameters
     ----------
+    width : int, optional
+        ResNet-18's base width (:func:`~drise_tf.training.architectures.resnet18`; None: the thesis's 64).
     data : str, optional
         CIFAR-10 source for :func:`drise_tf.data.load_cifar10`.
     n_train, n_val, n_test : int, optional
@@ -108,16 +115,17 @@ def train_run(
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
-        model = _build_for_data(architecture, input_shape, data_lib.NUM_CLASSES)
+        model = _build_for_data(architecture, input_shape, data_lib.NUM_CLASSES, width)
         history = train(model, train_pair, val_pair, recipe=recipe_obj, out_dir=out_dir, epochs=epochs,
                         batch_size=batch_size, augmentation=augmentation, seed=seed, resume=resume,
-                        lr_quirk=lr_quirk, epoch0_val=epoch0_val, test_data=test_pair, strategy=strategy,
+                        lr_quirk=lr_quirk, epoch0_val=epoch0_val, epoch0_train=epoch0_train, test_data=test_pair,
+                        strategy=strategy,
                         verbose=verbose)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if precision != "float32":  # save a float32 copy: later code loads it for explanations
         weights = model.get_weights()
-        model = _build_for_data(architecture, input_shape, data_lib.NUM_CLASSES)
+        model = _build_for_data(architecture, input_shape, data_lib.NUM_CLASSES, width)
         model.set_weights(weights)
     model_path = save_model_atomic(model, out_dir / f"model{MODEL_SUFFIX}")
 

@@ -215,6 +215,17 @@ def test_default_cam_layer_on_resnet18_is_the_last_block_output():
     assert make_explainer("gradcam", net).layer == RESNET18_LAST_CONV
 
 
+def test_default_cam_layer_on_simple_cnn_is_its_last_convolution():
+    from tf_keras_vis.utils import find_layer
+    from tf_keras_vis.utils.model_modifiers import Conv
+
+    from drise_tf.training.architectures import SIMPLE_CNN_LAST_CONV, simple_cnn
+
+    net = simple_cnn()
+    assert explain.default_cam_layer(net) == SIMPLE_CNN_LAST_CONV == "conv2"  # not bn2, the BatchNormalization after it
+    assert find_layer(net, lambda layer: isinstance(layer, Conv)).name == SIMPLE_CNN_LAST_CONV  # tf-keras-vis agrees
+
+
 def test_cam_layer_can_be_named_and_is_checked(model, images):
     assert make_explainer("gradcam", model).layer == "feat"
     assert make_explainer("gradcam", model, layer="conv2").explain(images, TARGETS).shape == (3, 8, 8)

@@ -1,6 +1,7 @@
 """Every figure function runs headless on tiny inputs, writes a non-empty PNG, and keeps the thesis styling."""
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
@@ -35,7 +36,7 @@ def test_learning_curves_thesis_style(tmp_path):
         ax = fig.axes[0]
         assert tuple(fig.get_size_inches()) == (6, 4)
         assert ax.get_title() == title
-        assert ax.get_xlabel() == "Epochs" and ax.get_ylabel() == ylabel
+        assert ax.get_xlabel() == "Epoch" and ax.get_ylabel() == ylabel
         train, val = ax.get_lines()
         assert list(train.get_xdata()) == [0, 1, 2, 3]
         assert to_rgba(train.get_color()) == to_rgba("b") and train.get_linestyle() == "-"
@@ -77,38 +78,68 @@ def test_confusion_matrix_bad_input():
         plots.confusion_matrix_figure(np.full((2, 2), 0.5), ["a", "b"])
 
 
-def test_surface_figure(tmp_path):
+def _heights(surface) -> np.ndarray:
+    """z of the vertices of a 3-D surface (matplotlib keeps them as ``_faces`` from 3.9 on, ``_vec`` before)."""
+    faces = getattr(surface, "_faces", None)
+    return np.asarray(faces)[..., 2] if faces is not None else np.asarray(surface._vec[2])
+
+
+def test_surface_figure_is_the_thesis_figure(tmp_path):
     weighted = RNG.random((8, 8)) * 3000
     fig = written(plots.surface_figure(weighted, n_masks=5000, p=0.5), tmp_path)
-    ax = fig.axes[0]
+    ax, colorbar = fig.axes
+    assert tuple(fig.get_size_inches()) == tuple(matplotlib.rcParamsDefault["figure.figsize"])  # default size
     assert ax.get_title() == "3D Surface Visualization of w_norm Matrix"
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()) == ("X Index", "Y Index", "Value")
     surface, low, high = ax.collections
     assert surface.get_cmap().name == "viridis"
-    # the planes: blue at 0.1*N*p = 250, red at N*p = 2500, translucent
-    assert low.get_label() == "0.1*N*p = 250" and high.get_label() == "N*p = 2500"
-    assert ax.get_zlim()[1] >= 2500
-    # plot_surface shades the colour by the light source: check the hue (blue: only the blue channel)
-    low_rgb, high_rgb = low.get_facecolor()[0][:3], high.get_facecolor()[0][:3]
+    assert len(surface.get_edgecolor()) == 0 or surface.get_edgecolor()[0][3] == 0  # edgecolor='none'
+    # the planes: blue at 0.1*N*p = 250, red at N*p = 2500, alpha 0.2
+    assert _heights(low).min() == _heights(low).max() == pytest.approx(250)
+    assert _heights(high).min() == _heights(high).max() == pytest.approx(2500)
+    low_rgb, high_rgb = low.get_facecolor()[0][:3], high.get_facecolor()[0][:3]  # shaded: check the hue
     assert low_rgb[2] > 0 and low_rgb[0] == low_rgb[1] == 0
     assert high_rgb[0] > 0 and high_rgb[1] == high_rgb[2] == 0
-    assert low.get_alpha() == pytest.approx(0.3)
-    assert len(fig.axes) == 2  # the colorbar
+    assert low.get_alpha() == high.get_alpha() == pytest.approx(0.2)
+    # colorbar(surf, shrink=0.5, aspect=5): half the height of the plot's box, 5 times as tall as wide
+    box, bar = ax.get_position(), colorbar.get_position()
+    assert bar.height == pytest.approx(0.5 * box.height, rel=0.05)
+    assert colorbar.get_box_aspect() == pytest.approx(5)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"n_masks": 0, "p": 0.5}, "n_masks"), ({"n_masks": 5, "p": 0.0}, "p must")])
+def test_score_planes_follow_the_score():
+    assert plots.score_planes(5000, 0.5) == (250.0, 2500.0)  # the thesis's cosine planes
+    scores = np.array([0.2, 2.5, 7.0])  # e.g. cross-entropy per mask
+    assert plots.score_planes(1000, 0.5, scores) == (100.0, 3500.0)
+    fig = plots.surface_figure(np.zeros((4, 4)), n_masks=1000, p=0.5, planes=plots.score_planes(1000, 0.5, scores))
+    low, high = fig.axes[0].collections[1:]
+    assert _heights(low).max() == pytest.approx(100) and _heights(high).max() == pytest.approx(3500)
+    with pytest.raises(ValueError, match="finite per-mask scores"):
+        plots.score_planes(10, 0.5, np.array([np.nan]))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"n_masks": 0, "p": 0.5}, "n_masks"), ({"n_masks": 5, "p": 0.0}, "p must"),
+                                           ({"n_masks": 5, "p": 0.5, "planes": (0, np.inf)}, "planes")])
 def test_surface_figure_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         plots.surface_figure(np.zeros((4, 4)), **kwargs)
 
 
-def test_overlay_figure_thesis_style(tmp_path):
-    fig = written(plots.overlay_figure(IMAGES[0], MAPS[0], title="cat -> dog"), tmp_path)
+def test_overlay_figure_is_the_thesis_figure(tmp_path):
+    fig = written(plots.overlay_figure(IMAGES[0], MAPS[0]), tmp_path)
     left, right, colorbar = fig.axes
     assert tuple(fig.get_size_inches()) == (8, 4)
     assert left.get_title() == "Original Image" and right.get_title() == "Saliency Map"
+    assert fig._suptitle is None
+    for ax in (left, right):  # axes with pixel ticks, as in the thesis
+        assert ax.axison and len(ax.get_xticks()) > 0
+    assert left.get_images()[0].get_interpolation() == "nearest"
     image, overlay = right.get_images()
     assert overlay.get_cmap().name == "jet" and overlay.get_alpha() == 0.5
-    assert fig._suptitle.get_text() == "cat -> dog"
+    assert colorbar.get_position().height > colorbar.get_position().width  # vertical
+    # the project's extras are options, off by default
+    extra = written(plots.overlay_figure(IMAGES[0], MAPS[0], title="cat -> dog", hide_axes=True), tmp_path, "x.png")
+    assert extra._suptitle.get_text() == "cat -> dog" and not extra.axes[0].axison
     # a map of another resolution is stretched over the image
     big = written(plots.overlay_figure(IMAGES[0], RNG.random((32, 32))), tmp_path, "big.png")
     assert big.axes[1].get_images()[1].get_extent() == [-0.5, 7.5, 7.5, -0.5]

@@ -7,10 +7,14 @@ from drise_tf.reproduction.profiles import PROFILES, get_profile
 
 
 def test_profiles():
-    assert set(PROFILES) >= {"quick", "thesis", "tiny"}
+    assert set(PROFILES) == {"quick", "thesis", "keras_cnn", "tiny"}
     thesis = get_profile("thesis")
     assert (thesis.epochs, thesis.n_masks, thesis.grid_size, thesis.p) == (100, 5000, 16, 0.5)
     assert thesis.augmentation == "thesis" and thesis.lr_quirk and thesis.epoch0_val == "test"
-    assert get_profile("quick").replace(epochs=2).epochs == 2
-    with pytest.raises(ValueError, match="unknown profile 'nope'; known: quick, thesis, tiny"):
+    assert thesis.epoch0_train == "stream" and thesis.width is None  # the thesis: full width, its training stream
+    quick = get_profile("quick")
+    assert quick.architecture == "resnet18" and quick.width < 64 and quick.n_masks == 5000  # thesis network and N
+    assert get_profile("keras_cnn").architecture == "simple_cnn"
+    assert quick.replace(epochs=2).epochs == 2
+    with pytest.raises(ValueError, match="unknown profile 'nope'; known: keras_cnn, quick, thesis, tiny"):
         get_profile("nope")

@@ -1,4 +1,5 @@
-"""Tests of drise_tf.training.architectures: ResNet-18 (SPEC 1.1), the small CNN (SPEC 3), ImageNet backbones, the registry."""
+"""Tests of drise_tf.training.architectures: ResNet-18 (docs/thesis.md, "The model") at any width, the small CNN,
+ImageNet backbones, the registry."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +22,28 @@ def test_resnet18_parameter_counts(resnet):
     assert _n_params(resnet.trainable_weights) == 11_173_962
     assert resnet.count_params() == 11_183_562
     assert _n_params(resnet.non_trainable_weights) == 9_600
+
+
+def _resnet18_trainable(width: int, classes: int = 10) -> int:
+    """Trainable parameters of the CIFAR ResNet-18 at ``width``, counted by hand layer by layer."""
+    count = 3 * 3 * 3 * width + 2 * width  # stem conv (no bias) + BN gamma/beta
+    channels = width
+    for stage in range(4):
+        filters = width * 2**stage
+        for block in range(2):
+            count += 9 * channels * filters + 2 * filters + 9 * filters * filters + 2 * filters
+            if channels != filters:  # 1x1 shortcut conv + BN where the shape changes
+                count += channels * filters + 2 * filters
+            channels = filters
+    return count + channels * classes + classes  # Dense
+
+
+@pytest.mark.parametrize("width", [8, 16, 64])
+def test_resnet18_width_keeps_topology_and_names(resnet, width):
+    model = resnet if width == 64 else arch.resnet18(width=width)
+    assert _n_params(model.trainable_weights) == _resnet18_trainable(width)
+    assert [layer.name for layer in model.layers] == [layer.name for layer in resnet.layers]
+    assert model.get_layer(arch.RESNET18_LAST_CONV).output.shape[1:] == (4, 4, 8 * width)
 
 
 def test_resnet18_shapes_and_named_layers(resnet):
@@ -83,6 +106,8 @@ def test_simple_cnn_strides_and_kernels(strides, kernel_size, pool2):
         (lambda: arch.resnet18(input_shape=(32, 32)), "input_shape"),
         (lambda: arch.resnet18(num_classes=0), "num_classes"),
         (lambda: arch.resnet18(head="sigmoid"), "head"),
+        (lambda: arch.resnet18(width=0), "width must be an int >= 1"),
+        (lambda: arch.resnet18(width=2.5), "width must be an int >= 1"),
         (lambda: arch.simple_cnn(strides=0), "strides"),
         (lambda: arch.simple_cnn(kernel_size=-1), "kernel_size"),
         (lambda: arch.simple_cnn(l2=-1.0), "l2"),

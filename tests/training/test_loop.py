@@ -112,6 +112,34 @@ def test_epoch0_on_test_set_like_the_thesis(toy, tmp_path):
     assert no_epoch0["epoch"] == [1]
 
 
+def test_epoch0_training_point_on_the_training_stream_like_the_thesis(toy, tmp_path):
+    train_pair, val_pair, _ = toy
+    from drise_tf.data import make_eval_dataset, make_train_dataset
+    from drise_tf.training.evaluation import evaluate, evaluate_stream
+
+    model = tiny_bn_classifier()
+    # the stream of "none" augmentation holds the same images as the originals, shuffled: the same point
+    none = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "n", epochs=1,
+                      epoch0_train="stream", **{**KW, "augmentation": "none"})
+    assert none["loss"][0] == pytest.approx(evaluate(model, *train_pair)["loss"], rel=1e-5)
+    # the thesis's stream: originals + an augmented copy (2N samples), here the first epoch's own stream
+    kw = {**KW, "augmentation": "thesis"}
+    stream = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "s", epochs=1,
+                        epoch0_train="stream", **kw)
+    batches = make_train_dataset(*train_pair, batch_size=16, augmentation="thesis", seed=loop._epoch_seed(0, 0))
+    assert stream["loss"][0] == pytest.approx(evaluate_stream(model, batches)[0], rel=1e-5)
+    originals = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "o", epochs=1, **kw)
+    assert stream["loss"][0] != pytest.approx(originals["loss"][0], rel=1e-6)
+    assert stream["loss"][1:] == pytest.approx(originals["loss"][1:], rel=1e-6)  # training itself is the same
+    # evaluate_stream against evaluate on the same images
+    loss, accuracy = evaluate_stream(model, make_eval_dataset(*train_pair, batch_size=5))
+    reference = evaluate(model, *train_pair)
+    assert (loss, accuracy) == pytest.approx((reference["loss"], reference["accuracy"]), rel=1e-5)
+    with pytest.raises(ValueError, match="epoch0_train must be one of"):
+        loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "x", epochs=1, epoch0_train="all",
+                   **KW)
+
+
 def test_adam_cnn_keeps_best_checkpoint_and_splits_20_percent(toy, tmp_path):
     train_pair, _, _ = toy
     model = tiny_bn_classifier()

@@ -10,7 +10,11 @@ from drise_tf.training.schedules import OneCycle
 # ------------------------------------------------------------------------------------------------------ schedules
 
 def test_recipes():
-    assert set(training.RECIPES.available()) == {"thesis", "onecycle", "adam_cnn"}
+    assert set(training.RECIPES.available()) == {"thesis", "onecycle", "cpu_onecycle", "adam_cnn"}
+    cpu = training.get_recipe("cpu_onecycle")
+    assert (cpu.epochs, cpu.batch_size, cpu.augmentation) == (8, 128, "random")
+    cpu_optimizer = cpu.make_optimizer(cpu.make_schedule(100, 8, 12_800, 128, False))
+    assert cpu_optimizer.nesterov and float(cpu_optimizer.weight_decay) == pytest.approx(5e-4)
     thesis = training.get_recipe("thesis")
     assert (thesis.epochs, thesis.batch_size, thesis.augmentation) == (100, 128, "thesis")
     optimizer = thesis.make_optimizer(thesis.make_schedule(625, 100, 40_000, 128, True))

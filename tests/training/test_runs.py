@@ -46,12 +46,23 @@ def test_train_run_save_load_evaluate(npz_source, tmp_path, precision, capsys):
     assert again["train"] == evaluation["train"]
 
 
+def test_train_run_narrow_resnet18_with_the_cpu_recipe(npz_source, tmp_path):
+    result = training.train_run(tmp_path, recipe="cpu_onecycle", architecture="resnet18", width=2, data=npz_source,
+                                n_val=20, n_train=40, n_test=10, epochs=2, batch_size=10, verbose=0)
+    model, _ = training.load_run(tmp_path)
+    assert model.get_layer("stem_conv").filters == 2 and model.get_layer("stage4_block2_conv2").filters == 16
+    assert result["history"]["epoch"] == [0, 1, 2] and np.isfinite(result["history"]["loss"]).all()
+
+
 def test_train_run_bad_arguments_and_missing_files(npz_source, tmp_path):
     with pytest.raises(ValueError, match="precision"):
         training.train_run(tmp_path, data=npz_source, precision="float16")
     with pytest.raises(ValueError, match="n_train"):
         training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=npz_source, n_val=20,
                            n_train=1000)
+    with pytest.raises(ValueError, match="width applies to resnet18 only, not to architecture 'simple_cnn'"):
+        training.train_run(tmp_path / "w", recipe="adam_cnn", architecture="simple_cnn", width=8, data=npz_source,
+                           n_val=20, epochs=1)
     with pytest.raises(FileNotFoundError, match=f"model{MODEL_SUFFIX}"):
         training.load_run(tmp_path / "nothing")
     (tmp_path / "half").mkdir()
