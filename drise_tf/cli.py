@@ -25,7 +25,7 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="quick", help="quick (minutes on a 2-core CPU) or thesis (GPU)")
+    parser.add_argument("--profile", default="quick", help="quick (about 14 min on a 2-core CPU), thesis (a GPU job) or keras_cnn")
     parser.add_argument("--models-dir", default="models", help="where trained runs live (default: models)")
     parser.add_argument("--figures-dir", default="figures", help="where figures are written (default: figures)")
     parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")

@@ -1,6 +1,6 @@
 """05 - D-RISE against RISE, Saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Faster-Score-CAM, and a sanity check.
 
-On the first K test images (the profile's k_compare: 50 on the thesis and quick profiles): the maps of every method
+On the first K test images (the profile's k_compare: 50 on the thesis profile, 20 on quick): the maps of every method
 for the true class, their deletion / insertion AUC (mean and 95% interval, printed and written as CSV), a grid of
 maps, the AUC bars and the pairwise rank agreement; then the cascading model-randomisation check of Adebayo et al.
 on the model's stages from the top down (a map that survives randomised weights does not explain the model).
@@ -13,8 +13,8 @@ from drise_tf import CLASS_NAMES, make_explainer, metrics, plotting, setup
 exp = setup(__file__)
 
 # %% Parameters
-K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis and quick: 50)
-N_MASKS = exp.profile.compare_masks  # masks per D-RISE / RISE map (thesis and quick profiles: 2000)
+K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 20)
+N_MASKS = exp.profile.compare_masks  # masks per D-RISE / RISE map (thesis profile: 2000, quick: 1000)
 GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
 P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
@@ -36,7 +36,7 @@ METHODS = {
 }
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32)
-K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis and quick profiles: 8)
+K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis profile: 8, quick: 4)
 N_CASCADE_STEPS = None  # randomise this many stages (metrics.layer_groups), from the top down; None: all
 SANITY_METHODS = METHODS  # methods checked (each is recomputed once per randomised stage)
 
