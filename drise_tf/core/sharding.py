@@ -70,15 +70,6 @@ def batch_bounds(n_items: int, batch_size: int, replicas: int = 1) -> np.ndarray
     return np.asarray(bounds, dtype=np.int64)
 
 
-def batch_bounds_tensor(n_items: tf.Tensor, batch_size: int, replicas: int = 1) -> tf.Tensor:
-    """:func:`batch_bounds` for a count known only in the graph (a scalar int64 tensor), same rule."""
-    n_items = tf.cast(n_items, tf.int64)
-    starts = tf.range(0, n_items, batch_size, dtype=tf.int64)
-    last = n_items - starts[-1]
-    starts = tf.cond((tf.size(starts) > 1) & (last < replicas), lambda: starts[:-1], lambda: starts)
-    return tf.concat([starts, [n_items]], axis=0)
-
-
 def replica_shard(items: tf.Tensor, replica_id: Any, replicas: int) -> Tuple[tf.Tensor, tf.Tensor]:
     """The shard of ``items`` (first axis, n >= 1) that replica ``replica_id`` of ``replicas`` computes.
 
