@@ -2,16 +2,22 @@
 
 The saliency of image ``I`` is ``S = sum_i w_i M_i`` over ``N`` shared random masks ``M_i``, where ``w_i`` scores the
 model's output on the masked image ``I * M_i`` against a target (one-hot label, full target vector, or the model's
-output on the unmasked image, depending on the similarity). Masks are drawn once per :class:`DRise` (seeded) as a
-small :class:`~drise_tf.explain.masks.MaskPlan` and rendered one batch at a time; each batch of masked images goes through a
-compiled ``tf.function`` that runs the forward pass, the score and the weighted sum (a matmul of scores with masks),
-so memory is bounded by ``batch_size``, never by ``N``.
+output on the unmasked image, depending on the similarity). Masks come from a seeded
+:class:`~drise_tf.explain.masks.MaskStream` (i.i.d. as in the thesis, or a variance-reduced design) and are rendered
+one batch at a time; each batch of masked images goes through a compiled ``tf.function`` that runs the forward pass,
+the score and the weighted sum (a matmul of scores with masks), so memory is bounded by ``batch_size``, never by ``N``.
+
+The masks are cut into independent replicas and the sums are kept per replica, so every map also gets its Monte Carlo
+error from the forward passes it already made (:mod:`drise_tf.explain.stability`): an estimate of its two-seed
+Spearman agreement, and a per-pixel standard error. With ``target_stability`` the explainer draws more masks for each
+image until that estimate reaches the target.
 """
 from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +26,7 @@ from drise_tf.core import checks, sharding
 from drise_tf.core.compat import keras
 from drise_tf.explain import masks as masks_lib
 from drise_tf.explain import similarity as similarity_lib
+from drise_tf.explain import stability as stability_lib
 from drise_tf.explain.base import (
     Explainer,
     check_images,
@@ -32,6 +39,62 @@ AGGREGATIONS = ("none", "np", "coverage", "debiased")
 PRECISIONS = ("float32", "bfloat16")
 
 
+
+
+@dataclass
+class ReplicaSums:
+    """What D-RISE accumulates per image and mask replica; every map, its stability and its error derive from it.
+
+    Attributes
+    ----------
+    weighted : np.ndarray float64 (S, B, R, H*W)
+        Sum of score x mask, per score, image and replica.
+    scores : np.ndarray float64 (S, B, R)
+        Sum of the scores.
+    masks : np.ndarray float64 (B, R, H*W)
+        Sum of the masks each image used.
+    counts : np.ndarray float64 (B, R)
+        Number of masks each image used.
+    """
+
+    weighted: np.ndarray
+    scores: np.ndarray
+    masks: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def zeros(cls, scores: int, images: int, replicas: int, pixels: int) -> "ReplicaSums":
+        return cls(np.zeros((scores, images, replicas, pixels)), np.zeros((scores, images, replicas)),
+                   np.zeros((images, replicas, pixels)), np.zeros((images, replicas)))
+
+    def combine(self, score: int, groups: np.ndarray, images: Any = slice(None)) -> "ReplicaSums":
+        """Sums over groups of replicas, ``groups`` (K, R) of 0/1: one score's sums with K "replicas"."""
+        return ReplicaSums(
+            np.einsum("brp,kr->bkp", self.weighted[score, images], groups)[np.newaxis],
+            np.einsum("br,kr->bk", self.scores[score, images], groups)[np.newaxis],
+            np.einsum("brp,kr->bkp", self.masks[images], groups),
+            np.einsum("br,kr->bk", self.counts[images], groups),
+        )
+
+
+def aggregate(sums: ReplicaSums, aggregation: str, p: float, scale_masks: int) -> np.ndarray:
+    """Maps (B, R, H*W) of the first score of ``sums`` under ``aggregation``.
+
+    ``none``: the raw sum; ``np``: divided by N*p; ``coverage``: divided per pixel by the mask sum; ``debiased``: the
+    raw sum minus the mean score times the mask sum. Raw and debiased sums grow with N: they are reported per
+    ``scale_masks`` masks (times ``scale_masks / N``), so maps from different N share one scale and a map from
+    exactly ``scale_masks`` masks is the plain sum.
+    """
+    weighted, counts = sums.weighted[0], sums.counts[..., np.newaxis]
+    if aggregation == "np":
+        return weighted / (counts * p)
+    if aggregation == "coverage":
+        return np.divide(weighted, sums.masks, out=np.zeros_like(weighted), where=sums.masks > 0)
+    if aggregation == "debiased":
+        weighted = weighted - sums.scores[0][..., np.newaxis] / counts * sums.masks
+    return weighted * (scale_masks / counts)
+
+
 class DRise(Explainer):
     """D-RISE explainer for a Keras classifier whose output is a probability vector.
 
@@ -40,21 +103,35 @@ class DRise(Explainer):
     model : keras.Model
         Takes standardised images (B, H, W, C), returns probabilities (B, classes).
     n_masks : int
-        Number of random masks N (>= 1).
+        Number of random masks N (>= 1); with ``target_stability``, the masks drawn per round (the first check
+        comes after ``n_masks`` masks).
     grid_size : int or (int, int)
         Grid of the random masks (16 in the thesis).
     p : float
         Probability that a grid cell is kept, in (0, 1].
     upsample : {"nearest", "bilinear"}
-        Thesis masks (binary, scipy zoom order 0) or RISE masks (smooth); see :func:`drise_tf.explain.masks.generate_masks`.
+        Thesis masks (binary, scipy zoom order 0) or RISE masks (smooth); see
+        :func:`drise_tf.explain.masks.generate_masks`.
     shift : int or (int, int), optional
         Largest random crop offset (default per ``upsample``; see :func:`drise_tf.explain.masks.generate_masks`).
     similarity : str or Score
         A name from :func:`drise_tf.explain.similarity.available` or a :class:`~drise_tf.explain.similarity.Score`.
     aggregation : {"none", "np", "coverage", "debiased"}
-        How the weighted mask sum becomes the map:
-        ``none``: the raw sum (thesis); ``np``: divided by N*p (RISE); ``coverage``: divided per pixel by how many
-        masks kept it; ``debiased``: the sum minus the mean score times the per-pixel mask sum.
+        How the weighted mask sum becomes the map (:func:`aggregate`): ``none``: the raw sum (thesis); ``np``:
+        divided by N*p (RISE); ``coverage``: divided per pixel by how many masks kept it; ``debiased``: the sum minus
+        the mean score times the per-pixel mask sum.
+    sampling : {"iid", "antithetic", "sobol", "latin"}
+        Mask design (:class:`~drise_tf.explain.masks.MaskStream`); every design estimates the same map, the
+        variance-reduced ones with less Monte Carlo noise. "iid" is the thesis's.
+    replicas : int
+        Independent mask replicas behind the stability estimate and the standard error (>= 2 for those; fewer
+        are used when ``n_masks`` is smaller). 1 reproduces the single sum of earlier versions bit for bit.
+    target_stability : float, optional
+        Adaptive stopping: draw rounds of ``n_masks`` masks for each image until its estimated two-seed Spearman
+        (:mod:`drise_tf.explain.stability`) reaches this value in (0, 1), or ``max_masks`` is reached.
+        :attr:`masks_used` tells how many masks each image used. None (default): exactly ``n_masks`` masks.
+    max_masks : int, optional
+        Most masks an image may use with ``target_stability`` (default 20 x ``n_masks``); rounds are whole.
     batch_size : int
         Masked images per forward pass; bounds the memory.
     precision : {"float32", "bfloat16"}
@@ -64,29 +141,36 @@ class DRise(Explainer):
     strategy : tf.distribute.Strategy, optional
         Spread every forward batch over the strategy's replicas (default: the active strategy, if any).
     progress : bool
-        Show a progress bar over the mask batches.
+        Show a progress bar over the mask batches (with ``target_stability``: over the rounds, with the median
+        stability of the images still running).
     normalize : {"none", "minmax"}
         Rescaling of each finished map (:class:`~drise_tf.explain.base.Explainer`), after the aggregation.
 
     :meth:`explain` (from :class:`~drise_tf.explain.base.Explainer`) takes class indices (B,), target vectors
-    (B, classes), "predicted" or None (the predicted class), and ``return_scores=True`` to return the per-mask
-    scores (B, N) after the maps. Scores of kind "reference" compare with the unmasked output and ignore targets.
+    (B, classes), "predicted" or None (the predicted class); ``return_scores=True`` adds the per-mask scores (B, N)
+    and ``return_stability=True`` the estimated two-seed Spearman of each map (B,). Scores of kind "reference"
+    compare with the unmasked output and ignore targets. After each call, :attr:`masks_used` (B,) holds the masks
+    each image used and :attr:`standard_error` (B, H, W) the per-pixel standard error of each map.
     """
 
-    extra_returns = ("return_scores",)
+    extra_returns = ("return_scores", "return_stability")
     accepts_target_vectors = True
 
     def __init__(
         self,
         model: Any,
-        *,
         n_masks: int = 5000,
-        grid_size: Union[int, Tuple[int, int]] = 16,
+        grid_size: masks_lib.SizeLike = 16,
         p: float = 0.5,
+        *,
         upsample: str = "nearest",
-        shift: Optional[Union[int, Tuple[int, int]]] = None,
+        shift: Optional[masks_lib.SizeLike] = None,
         similarity: Union[str, similarity_lib.Score] = "cosine",
         aggregation: str = "none",
+        sampling: str = "iid",
+        replicas: int = 8,
+        target_stability: Optional[float] = None,
+        max_masks: Optional[int] = None,
         batch_size: int = 100,
         precision: str = "float32",
         seed: masks_lib.SeedLike = None,
@@ -106,34 +190,56 @@ class DRise(Explainer):
         self.shift = shift
         self.score = similarity_lib.get(similarity)
         self.aggregation = checks.one_of(aggregation, "aggregation", AGGREGATIONS)
+        self.sampling = checks.one_of(sampling, "sampling", masks_lib.SAMPLINGS)
+        unit = 2 if self.sampling == "antithetic" else 1
+        if self.n_masks % unit:
+            raise ValueError(f"n_masks must be even for antithetic sampling (masks come in pairs), got {n_masks}")
+        self.replicas = min(checks.positive_int(replicas, "replicas"), self.n_masks // unit)
+        if target_stability is not None and (
+            isinstance(target_stability, bool) or not isinstance(target_stability, (int, float, np.floating))
+            or not 0.0 < target_stability < 1.0
+        ):
+            raise ValueError(f"target_stability must be None or lie in (0, 1), got {target_stability!r}")
+        self.target_stability = None if target_stability is None else float(target_stability)
+        if self.target_stability is not None and self.replicas < 2:
+            raise ValueError(f"target_stability needs >= 2 mask replicas, got replicas={replicas} and n_masks={n_masks}")
+        self.max_masks = 20 * self.n_masks if max_masks is None else checks.positive_int(max_masks, "max_masks")
+        if self.max_masks < self.n_masks:
+            raise ValueError(f"max_masks ({self.max_masks}) must be >= n_masks ({self.n_masks})")
         self.batch_size = checks.positive_int(batch_size, "batch_size")
         self.precision = checks.one_of(precision, "precision", PRECISIONS)
-        self._rng = masks_lib.rng_from(seed)
+        self._seed = seed
         if strategy is None and tf.distribute.has_strategy():
             strategy = tf.distribute.get_strategy()
         if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
             raise ValueError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
         self.strategy = strategy
         self.progress = bool(progress)
+        #: Masks each image of the last call used, int64 (B,).
+        self.masks_used: Optional[np.ndarray] = None
+        #: Per-pixel standard error of each map of the last :meth:`explain` call, float32 (B, H, W) (after
+        #: ``normalize``); :meth:`explain_scores` stores a dict per variant.
+        self.standard_error: Any = None
 
         input_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
         if input_shape is None or len(input_shape) != 4:
             raise ValueError(f"model must take one image input (B, H, W, C), got input_shape {model.input_shape}")
         self._input_hw = input_shape[1:3]
         self._channels = input_shape[3]
-        self._plan: Optional[masks_lib.MaskPlan] = None
+        self._stream: Optional[masks_lib.MaskStream] = None
+        self._rounds: List[Tuple[masks_lib.MaskPlan, np.ndarray]] = []
         self._forward_model: Any = None
         self._steps: dict = {}
         if None not in self._input_hw:
-            self._ensure_plan(tuple(self._input_hw))
+            self._round(0, tuple(self._input_hw))
 
     # ----------------------------------------------------------------------------------------------- presets
     @classmethod
     def thesis(cls, model: Any, **overrides: Any) -> "DRise":
-        """The thesis's D-RISE (docs/thesis.md, "Its D-RISE"): 5000 nearest 16x16 masks, p 0.5, offsets 0..2, cosine to the one-hot
-        TRUE label, raw sum, chunks of 100."""
+        """The thesis's D-RISE (docs/thesis.md, "Its D-RISE"): 5000 i.i.d. nearest 16x16 masks, p 0.5, offsets
+        0..2, cosine to the one-hot TRUE label, raw sum, chunks of 100."""
         settings = dict(n_masks=5000, grid_size=16, p=0.5, upsample="nearest", shift=None, similarity="cosine",
-                        aggregation="none", batch_size=100)
+                        aggregation="none", sampling="iid", batch_size=100)
         settings.update(overrides)
         return cls(model, **settings)
 
@@ -146,20 +252,25 @@ class DRise(Explainer):
         return cls(model, **settings)
 
     # ------------------------------------------------------------------------------------------------- masks
-    def _ensure_plan(self, image_size: Tuple[int, int]) -> masks_lib.MaskPlan:
-        if self._plan is None:
-            self._plan = masks_lib.plan_masks(self.n_masks, self.grid_size, self.p, image_size,
-                                              upsample=self.upsample, shift=self.shift, seed=self._rng)
-        elif self._plan.image_size != tuple(image_size):
-            raise ValueError(f"images are {tuple(image_size)} but this DRise's masks are {self._plan.image_size}")
-        return self._plan
+    def _round(self, index: int, image_size: Tuple[int, int]) -> Tuple[masks_lib.MaskPlan, np.ndarray]:
+        """Round ``index`` of ``n_masks`` masks (drawn once, shared by every call) and the replica of each mask."""
+        if self._stream is None:
+            self._stream = masks_lib.MaskStream(self.grid_size, self.p, image_size, upsample=self.upsample,
+                                                shift=self.shift, sampling=self.sampling, replicas=self.replicas,
+                                                seed=self._seed)
+        elif self._stream.image_size != tuple(image_size):
+            raise ValueError(f"images are {tuple(image_size)} but this DRise's masks are {self._stream.image_size}")
+        while len(self._rounds) <= index:
+            self._rounds.append(self._stream.draw(self.n_masks))
+        return self._rounds[index]
 
     @property
     def masks(self) -> np.ndarray:
-        """The shared masks, float32 (N, H, W) (rendered on access; :meth:`explain` renders one batch at a time)."""
-        if self._plan is None:
+        """Every mask drawn so far, float32 (N, H, W) (the first ``n_masks`` unless ``target_stability`` drew more;
+        rendered on access, :meth:`explain` renders one batch at a time)."""
+        if not self._rounds:
             raise ValueError("the model has no fixed input size: call explain() once before reading masks")
-        return self._plan.render()
+        return np.concatenate([plan.render() for plan, _ in self._rounds])
 
     # ------------------------------------------------------------------------------------------- forward pass
     def _model_for_forward(self) -> Any:
@@ -175,13 +286,14 @@ class DRise(Explainer):
         return self._forward_model
 
     def _local_step(
-        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor,
-        mask_weights: Optional[tf.Tensor] = None,
-    ) -> Tuple[tf.Tensor, tf.Tensor]:
-        """Scores (S, g, m) of every (score, image, mask) and the partial weighted sums (S, g, H*W).
+        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor,
+        membership: tf.Tensor, targets: tf.Tensor,
+    ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Per replica, the weighted sums (S, g, R, H*W) and score sums (S, g, R); and the scores (S, g, m) of
+        every (score, image, mask).
 
-        ``targets`` is (S, g, classes): each score's target vectors. One forward pass serves every score.
-        ``mask_weights`` (m,) multiplies each mask's scores in the sum (0 for a replica's padding masks).
+        ``membership`` (m, R) is 1 where a mask belongs to a replica (all 0 for a padding mask); ``targets`` is
+        (S, g, classes): each score's target vectors. One forward pass serves every score.
         """
         shape = tf.shape(images)
         groups, masks_count = shape[0], tf.shape(masks)[0]
@@ -193,31 +305,35 @@ class DRise(Explainer):
                        [groups, masks_count])
             for index, score in enumerate(scores_fns)
         ])
+        weighted = scores[:, :, tf.newaxis, :] * tf.transpose(membership)[tf.newaxis, tf.newaxis]  # (S, g, R, m)
         flat_masks = tf.reshape(masks, [masks_count, -1])
-        weighted = scores if mask_weights is None else scores * mask_weights
         partial = tf.reshape(tf.matmul(tf.reshape(weighted, [-1, masks_count]), flat_masks),
-                             [len(scores_fns), groups, -1])
-        return partial, scores
+                             [len(scores_fns), groups, self.replicas, -1])
+        return partial, tf.reduce_sum(weighted, axis=-1), scores
 
     def _distributed_step(
-        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor
-    ) -> Tuple[tf.Tensor, tf.Tensor]:
-        """:meth:`_local_step` with the masks split over the replicas, none of them empty (padding masks weigh 0)."""
+        self, scores_fns: Tuple[similarity_lib.Score, ...], images: tf.Tensor, masks: tf.Tensor,
+        membership: tf.Tensor, targets: tf.Tensor,
+    ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """:meth:`_local_step` with the masks split over the replicas, none of them empty (padding masks weigh 0);
+        the sums are all-reduced, so every worker holds the same sums."""
         strategy = self.strategy
 
-        def replica_fn() -> Tuple[tf.Tensor, tf.Tensor]:
+        def replica_fn() -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             context = tf.distribute.get_replica_context()
-            shard, real = sharding.replica_shard(masks, context.replica_id_in_sync_group, context.num_replicas_in_sync)
-            return self._local_step(scores_fns, images, shard, targets, real)
+            replica, replicas = context.replica_id_in_sync_group, context.num_replicas_in_sync
+            shard, real = sharding.replica_shard(masks, replica, replicas)
+            member, _ = sharding.replica_shard(membership, replica, replicas)
+            return self._local_step(scores_fns, images, shard, member * real[:, tf.newaxis], targets)
 
-        partial, scores = strategy.run(replica_fn)
+        partial, score_sums, scores = strategy.run(replica_fn)
         partial = strategy.reduce(tf.distribute.ReduceOp.SUM, partial, axis=None)
+        score_sums = strategy.reduce(tf.distribute.ReduceOp.SUM, score_sums, axis=None)
         scores = tf.concat(strategy.experimental_local_results(scores), axis=2)
-        return partial, scores[:, :, : tf.shape(masks)[0]]
+        return partial, score_sums, scores[:, :, : tf.shape(masks)[0]]
 
-    def _step(self, height: int, width: int, channels: int, scores_fns: Optional[Tuple[similarity_lib.Score, ...]] = None):
-        """The compiled step for this image size and these scores (default: the engine's own score)."""
-        scores_fns = (self.score,) if scores_fns is None else scores_fns
+    def _step(self, height: int, width: int, channels: int, scores_fns: Tuple[similarity_lib.Score, ...]):
+        """The compiled step for this image size and these scores."""
         key = (height, width, channels, scores_fns)
         if key not in self._steps:
             self._model_for_forward()
@@ -225,6 +341,7 @@ class DRise(Explainer):
             self._steps[key] = tf.function(functools.partial(body, scores_fns), input_signature=[
                 tf.TensorSpec([None, height, width, channels], tf.float32),
                 tf.TensorSpec([None, height, width], tf.float32),
+                tf.TensorSpec([None, self.replicas], tf.float32),
                 tf.TensorSpec([len(scores_fns), None, self.num_classes], tf.float32),
             ])
         return self._steps[key]
@@ -250,12 +367,16 @@ class DRise(Explainer):
         return np.stack([reference if score.target_kind == "reference" else classes for score in scores_fns])
 
     # ----------------------------------------------------------------------------------------------- explain
-    def _explain(self, images: np.ndarray, targets: np.ndarray, return_scores: bool = False) -> Any:
-        """Maps (B, H, W) under this D-RISE's score and aggregation; with ``return_scores`` also the per-mask
-        scores (B, N) (:meth:`Explainer.explain` is the public entry: ``explain(images, targets, return_scores=True)``)."""
-        sums, score_sums, mask_sum, scores = self._accumulate(images, targets, (self.score,), return_scores)
-        maps = self._aggregate(sums[0], score_sums[0], mask_sum, self.aggregation, images.shape[1:3])
-        return (maps, scores[0]) if return_scores else maps
+    def _explain(self, images: np.ndarray, targets: np.ndarray, return_scores: bool = False,
+                 return_stability: bool = False) -> Any:
+        """Maps (B, H, W) under this D-RISE's score and aggregation, then the per-mask scores (B, N) and the
+        stabilities (B,) as asked (:meth:`Explainer.explain` is the public entry)."""
+        variant = (0, self.aggregation)
+        sums, scores = self._accumulate(images, targets, (self.score,), return_scores, [variant])
+        maps = self._maps(sums, *variant, images.shape[1:3])
+        self.standard_error = self._standard_error(sums, *variant, maps)
+        extras = ([scores[0]] if return_scores else []) + ([self._stability(sums, *variant)] if return_stability else [])
+        return (maps, *extras) if extras else maps
 
     def explain_scores(
         self,
@@ -264,11 +385,14 @@ class DRise(Explainer):
         *,
         similarities: Optional[Sequence[Union[str, similarity_lib.Score]]] = None,
         aggregations: Optional[Sequence[str]] = None,
-    ) -> Dict[str, np.ndarray]:
+        return_scores: bool = False,
+        return_stability: bool = False,
+    ) -> Union[Dict[str, np.ndarray], Tuple[Dict[str, np.ndarray], ...]]:
         """Maps under several similarity scores and aggregations, from ONE set of forward passes.
 
         Same masks, images and targets as :meth:`explain`; every score is computed on the same masked outputs, so
-        comparing K scores costs about as much as one :meth:`explain`. ``normalize`` applies to every map.
+        comparing K scores costs about as much as one :meth:`explain`. ``normalize`` applies to every map. With
+        ``target_stability``, an image stops when every requested variant reached the target.
 
         Parameters
         ----------
@@ -278,11 +402,18 @@ class DRise(Explainer):
             Default: every registered score (:func:`drise_tf.explain.similarity.available`).
         aggregations : sequence of str, optional
             Default: all of :data:`AGGREGATIONS`.
+        return_scores : bool
+            Also return each score's per-mask scores, ``"<score>"`` -> float32 (B, N) in the order of
+            :attr:`masks` (NaN beyond an image's :attr:`masks_used`).
+        return_stability : bool
+            Also return each variant's estimated two-seed Spearman per image.
 
         Returns
         -------
-        dict
-            ``"<score>/<aggregation>"`` -> float32 maps (B, H, W).
+        dict, or a tuple of dicts
+            ``"<score>/<aggregation>"`` -> float32 maps (B, H, W); then, as asked, the scores and
+            ``"<score>/<aggregation>"`` -> float64 stabilities (B,). :attr:`standard_error` becomes the dict of
+            per-pixel standard errors.
         """
         images = check_images(images, self.model)
         targets = self.resolve_targets(images, targets)
@@ -293,60 +424,123 @@ class DRise(Explainer):
         aggregations = AGGREGATIONS if aggregations is None else tuple(aggregations)
         for aggregation in aggregations:
             checks.one_of(aggregation, "aggregations", AGGREGATIONS)
-        sums, score_sums, mask_sum, _ = self._accumulate(images, targets, scores_fns, False)
-        return {
-            f"{score.name}/{aggregation}": normalize_maps(
-                self._aggregate(sums[index], score_sums[index], mask_sum, aggregation, images.shape[1:3]),
-                self.normalize)
-            for index, score in enumerate(scores_fns)
-            for aggregation in aggregations
-        }
+        variants = {f"{score.name}/{aggregation}": (index, aggregation)
+                    for index, score in enumerate(scores_fns) for aggregation in aggregations}
+        sums, scores = self._accumulate(images, targets, scores_fns, return_scores, list(variants.values()))
+        maps, errors = {}, {}
+        for name, variant in variants.items():
+            raw = self._maps(sums, *variant, images.shape[1:3])
+            errors[name] = self._standard_error(sums, *variant, raw)
+            maps[name] = normalize_maps(raw, self.normalize)
+        self.standard_error = errors
+        extras = ([{score.name: scores[index] for index, score in enumerate(scores_fns)}] if return_scores else []) + (
+            [{name: self._stability(sums, *variant) for name, variant in variants.items()}] if return_stability else [])
+        return (maps, *extras) if extras else maps
 
+    # -------------------------------------------------------------------------------------- sums and estimates
     def _accumulate(
-        self, images: np.ndarray, targets: np.ndarray, scores_fns: Tuple[similarity_lib.Score, ...], keep_scores: bool
-    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
-        """Stream the mask batches: weighted sums (S, B, H*W), score sums (S, B), mask sum (H*W), scores (S, B, N)."""
+        self, images: np.ndarray, targets: np.ndarray, scores_fns: Tuple[similarity_lib.Score, ...],
+        keep_scores: bool, stop_variants: List[Tuple[int, str]],
+    ) -> Tuple[ReplicaSums, Optional[np.ndarray]]:
+        """Stream the mask rounds through the model: the replica sums of every image, and the scores (S, B, N)
+        (NaN beyond an image's :attr:`masks_used`).
+
+        One round of ``n_masks`` masks without ``target_stability``; with it, rounds until each image's stability
+        (the lowest over ``stop_variants``) reaches the target or the next round would pass ``max_masks``.
+        """
         count, height, width, channels = images.shape
-        plan = self._ensure_plan((height, width))
         target_vectors = self._target_vectors(images, targets, scores_fns)
         step = self._step(height, width, channels, scores_fns)
+        sums = ReplicaSums.zeros(len(scores_fns), count, self.replicas, height * width)
+        adaptive = self.target_stability is not None
+        rounds = self.max_masks // self.n_masks if adaptive else 1
+        scores_out = np.full((len(scores_fns), count, rounds * self.n_masks), np.nan, dtype=np.float32) \
+            if keep_scores else None
+        bar = keras.utils.Progbar(rounds, stateful_metrics=["masks", "running", "median stability"]) \
+            if self.progress and adaptive else None
+        active = np.arange(count)
+        for index in range(rounds):
+            plan, replica = self._round(index, (height, width))
+            self._run_round(step, plan, replica, images, target_vectors, active, sums,
+                            None if scores_out is None else scores_out[..., index * self.n_masks :])
+            if not adaptive:
+                break
+            stability = np.min([self._stability(sums, *variant, images=active) for variant in stop_variants], axis=0)
+            if bar is not None:
+                bar.update(index + 1, values=[("masks", (index + 1) * self.n_masks), ("running", len(active)),
+                                              ("median stability", float(np.median(stability)))])
+            active = active[stability < self.target_stability]
+            if len(active) == 0:
+                break
+        if bar is not None and index + 1 < rounds:
+            bar.update(rounds, finalize=True)
+        self.masks_used = sums.counts.sum(axis=1).round().astype(np.int64)
+        return sums, None if scores_out is None else scores_out[..., : self.masks_used.max()]
 
-        group = min(count, self.batch_size)
+    def _run_round(
+        self, step: Any, plan: masks_lib.MaskPlan, replica: np.ndarray, images: np.ndarray,
+        target_vectors: np.ndarray, active: np.ndarray, sums: ReplicaSums, scores_out: Optional[np.ndarray],
+    ) -> None:
+        """Add one round of masks to the sums of the ``active`` images."""
+        group = min(len(active), self.batch_size)
         per_batch = max(1, self.batch_size // group)
-        starts = range(0, self.n_masks, per_batch)
-        sums = np.zeros((len(scores_fns), count, height * width), dtype=np.float64)
-        score_sums = np.zeros((len(scores_fns), count), dtype=np.float64)
-        mask_sum = np.zeros(height * width, dtype=np.float64)
-        scores_out = np.zeros((len(scores_fns), count, self.n_masks), dtype=np.float32) if keep_scores else None
-        bar = keras.utils.Progbar(len(starts) * math.ceil(count / group)) if self.progress else None
-        for first in range(0, count, group):
-            chunk = slice(first, first + group)
+        starts = range(0, len(plan), per_batch)
+        membership = np.eye(self.replicas, dtype=np.float32)[replica]
+        bar = keras.utils.Progbar(len(starts) * math.ceil(len(active) / group)) \
+            if self.progress and self.target_stability is None else None
+        for first in range(0, len(active), group):
+            chunk = active[first : first + group]
             for start in starts:
                 batch = plan.render(start, start + per_batch)
                 if first == 0:
-                    mask_sum += batch.reshape(len(batch), -1).sum(axis=0, dtype=np.float64)
-                partial, scores = step(images[chunk], batch, target_vectors[:, chunk])
-                sums[:, chunk] += partial.numpy()
-                scores = scores.numpy()
-                score_sums[:, chunk] += scores.sum(axis=2, dtype=np.float64)
+                    flat = batch.reshape(len(batch), -1).astype(np.float64)
+                    mask_sums = membership[start : start + per_batch].T.astype(np.float64) @ flat  # (R, H*W)
+                    sums.masks[active] += mask_sums
+                    sums.counts[active] += membership[start : start + per_batch].sum(axis=0)
+                partial, score_sums, scores = step(images[chunk], batch, membership[start : start + per_batch],
+                                                   target_vectors[:, chunk])
+                sums.weighted[:, chunk] += partial.numpy()
+                sums.scores[:, chunk] += score_sums.numpy()
                 if scores_out is not None:
-                    scores_out[:, chunk, start : start + len(batch)] = scores
+                    scores_out[:, chunk, start : start + len(batch)] = scores.numpy()
                 if bar is not None:
                     bar.add(1)
-        return sums, score_sums, mask_sum, scores_out
 
-    def _aggregate(self, sums: np.ndarray, score_sums: np.ndarray, mask_sum: np.ndarray, aggregation: str,
-                   size: Tuple[int, int]) -> np.ndarray:
-        """float32 maps (B, H, W) from the weighted sums (B, H*W) under ``aggregation``."""
-        if aggregation == "np":
-            maps = sums / (self.n_masks * self.p)
-        elif aggregation == "coverage":
-            maps = np.divide(sums, mask_sum, out=np.zeros_like(sums), where=mask_sum > 0)
-        elif aggregation == "debiased":
-            maps = sums - (score_sums / self.n_masks)[:, None] * mask_sum[None, :]
-        else:
-            maps = sums
-        return maps.reshape(len(sums), *size).astype(np.float32)
+    def _maps(self, sums: ReplicaSums, score: int, aggregation: str, size: Tuple[int, int]) -> np.ndarray:
+        """float32 maps (B, H, W) of every image: all replicas together."""
+        whole = sums.combine(score, np.ones((1, self.replicas)))
+        return aggregate(whole, aggregation, self.p, self.n_masks)[:, 0].reshape(-1, *size).astype(np.float32)
+
+    def _standard_error(self, sums: ReplicaSums, score: int, aggregation: str, maps: np.ndarray) -> np.ndarray:
+        """Per-pixel standard error (B, H, W) of ``maps`` (raw), rescaled as ``normalize`` rescales the maps; NaN
+        with a single replica."""
+        if self.replicas < 2:
+            return np.full(maps.shape, np.nan, dtype=np.float32)
+        replica_maps = aggregate(sums.combine(score, np.eye(self.replicas)), aggregation, self.p, self.n_masks)
+        error = stability_lib.replica_standard_error(replica_maps).reshape(maps.shape)
+        if self.normalize == "minmax":
+            span = maps.max(axis=(1, 2), keepdims=True) - maps.min(axis=(1, 2), keepdims=True)
+            error = np.divide(error, span, out=np.zeros_like(error), where=span > 0)
+        return error.astype(np.float32)
+
+    def _stability(self, sums: ReplicaSums, score: int, aggregation: str, images: Any = slice(None)) -> np.ndarray:
+        """Estimated two-seed Spearman (B,) of the maps of ``images``, from half and quarter maps of the replicas
+        (:func:`drise_tf.explain.stability.extrapolate`)."""
+        if self.replicas < 2:
+            raise ValueError(f"a stability estimate needs >= 2 mask replicas; this DRise has {self.replicas} "
+                             f"(replicas and n_masks={self.n_masks})")
+
+        def correlation(first_groups: np.ndarray, second_groups: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+            first, second = sums.combine(score, first_groups, images), sums.combine(score, second_groups, images)
+            maps = [aggregate(part, aggregation, self.p, self.n_masks) for part in (first, second)]
+            return stability_lib.mean_pearson(*maps), (0.5 * (first.counts + second.counts)).mean(axis=1)
+
+        masks = sums.counts[images].sum(axis=1)
+        splits = stability_lib.half_splits(self.replicas)
+        r_half, half_masks = correlation(splits, 1.0 - splits)
+        r_quarter, quarter_masks = correlation(*stability_lib.quarter_splits(self.replicas)) \
+            if self.replicas >= 4 else (None, None)
+        return stability_lib.extrapolate(r_half, r_quarter, masks, half_masks, quarter_masks)
 
 
 register_explainer("drise", DRise)

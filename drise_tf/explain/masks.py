@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 import numpy as np
 import scipy.ndimage
+import scipy.stats
 
 SizeLike = Union[int, Tuple[int, int]]
 SeedLike = Union[None, int, np.random.Generator]
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
 METHODS = ("fast", "reference")
+SAMPLINGS = ("iid", "antithetic", "sobol", "latin")
 
 
 def size_pair(value: SizeLike, name: str, minimum: int = 1) -> Tuple[int, int]:
@@ -95,17 +98,23 @@ def upsampled_size(grid_size: Tuple[int, int], image_size: Tuple[int, int]) -> T
     return tuple((g + 1) * math.ceil(s / g) for g, s in zip(grid_size, image_size))  # type: ignore[return-value]
 
 
-def plan_masks(
-    n: int,
-    grid_size: SizeLike,
-    p: float,
-    image_size: SizeLike,
-    *,
-    upsample: str = "nearest",
-    shift: Optional[SizeLike] = None,
-    seed: SeedLike = None,
-) -> MaskPlan:
-    """Draw the random part of ``n`` masks (see :func:`generate_masks` for the arguments)."""
+def _max_shift(grid: Tuple[int, int], size: Tuple[int, int], upsample: str, shift: Optional[SizeLike]) -> Tuple[int, int]:
+    """Largest crop offset per axis, inclusive (see :func:`generate_masks`, ``shift``)."""
+    up = upsampled_size(grid, size)
+    room = (up[0] - size[0], up[1] - size[1])
+    cell = (math.ceil(size[0] / grid[0]), math.ceil(size[1] / grid[1]))
+    if shift is None:
+        # Thesis: offsets 0..(up - H) inclusive ({0, 1, 2} on CIFAR); RISE: 0..cell-1 (randint(0, cell)).
+        return room if upsample == "nearest" else (cell[0] - 1, cell[1] - 1)
+    max_shift = size_pair(shift, "shift", minimum=0)
+    if max_shift[0] > room[0] or max_shift[1] > room[1]:
+        raise ValueError(f"shift {shift!r} exceeds the room of the upsampled grid {up} over the image {size}: {room}")
+    return max_shift
+
+
+def _check_design(n: int, grid_size: SizeLike, p: float, image_size: SizeLike, upsample: str,
+                  shift: Optional[SizeLike]) -> Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int]]:
+    """Checked (grid, image size, largest shift) of a mask design."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n (number of masks) must be an int >= 1, got {n!r}")
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 < float(p) <= 1.0:
@@ -116,22 +125,143 @@ def plan_masks(
     size = size_pair(image_size, "image_size")
     if grid[0] > size[0] or grid[1] > size[1]:
         raise ValueError(f"grid_size {grid} is larger than the image {size}; each grid cell must cover >= 1 pixel")
-    up = upsampled_size(grid, size)
-    room = (up[0] - size[0], up[1] - size[1])
-    cell = (math.ceil(size[0] / grid[0]), math.ceil(size[1] / grid[1]))
-    if shift is None:
-        # Thesis: offsets 0..(up - H) inclusive ({0, 1, 2} on CIFAR); RISE: 0..cell-1 (randint(0, cell)).
-        max_shift = room if upsample == "nearest" else (cell[0] - 1, cell[1] - 1)
-    else:
-        max_shift = size_pair(shift, "shift", minimum=0)
-        if max_shift[0] > room[0] or max_shift[1] > room[1]:
-            raise ValueError(f"shift {shift!r} exceeds the room of the upsampled grid {up} over the image {size}: {room}")
+    return grid, size, _max_shift(grid, size, upsample, shift)
+
+
+def plan_masks(
+    n: int,
+    grid_size: SizeLike,
+    p: float,
+    image_size: SizeLike,
+    *,
+    upsample: str = "nearest",
+    shift: Optional[SizeLike] = None,
+    seed: SeedLike = None,
+) -> MaskPlan:
+    """Draw the random part of ``n`` i.i.d. masks (see :func:`generate_masks` for the arguments)."""
+    grid, size, max_shift = _check_design(n, grid_size, p, image_size, upsample, shift)
     rng = rng_from(seed)
     grids = rng.random((int(n),) + grid) < float(p)
     offsets = np.stack(
         [rng.integers(0, max_shift[0] + 1, size=int(n)), rng.integers(0, max_shift[1] + 1, size=int(n))], axis=1
     ).astype(np.int64)
     return MaskPlan(grids=grids, offsets=offsets, image_size=size, upsample=upsample)
+
+
+def _plan_from_uniforms(uniforms: np.ndarray, grid: Tuple[int, int], p: float, max_shift: Tuple[int, int],
+                        size: Tuple[int, int], upsample: str) -> MaskPlan:
+    """Masks from points of the unit cube (n, cells + 2): cell kept where its coordinate is < p, offsets from the
+    last two coordinates (``floor(u * (shift + 1))``), so a uniform point gives a mask distributed as an i.i.d. one."""
+    cells = grid[0] * grid[1]
+    grids = (uniforms[:, :cells] < p).reshape((len(uniforms),) + grid)
+    offsets = np.floor(uniforms[:, cells:] * (np.asarray(max_shift) + 1)).astype(np.int64)
+    return MaskPlan(grids=grids, offsets=np.minimum(offsets, max_shift), image_size=size, upsample=upsample)
+
+
+class MaskStream:
+    """An endless, seeded stream of masks under one sampling design, cut into independent replicas.
+
+    Every draw continues the stream, so the first ``n`` masks never depend on how many follow. The masks of each
+    draw are split into ``replicas`` contiguous blocks of (nearly) equal size, one per replica; the replicas are
+    statistically independent, which is what :mod:`drise_tf.explain.stability` needs to estimate a map's Monte Carlo
+    error from the masks it already used.
+
+    Designs (each mask is distributed exactly as an i.i.d. mask, so every design estimates the same map):
+
+    - ``"iid"``: independent masks; the first draw equals :func:`plan_masks` with the same seed (the thesis).
+    - ``"antithetic"``: pairs made from one uniform vector ``u`` per pair, cells ``u < p`` and ``1 - u < p`` (for
+      p = 0.5 each mask's complement), same crop offset; a pair never straddles two replicas.
+    - ``"sobol"``: scrambled Sobol points (:class:`scipy.stats.qmc.Sobol`) over the grid cells and the two offsets;
+      each replica is its own scrambled sequence.
+    - ``"latin"``: Latin hypercube points (:class:`scipy.stats.qmc.LatinHypercube`) over the cells and the offsets,
+      a fresh one per replica and draw: every cell is kept in ``p`` of a replica's masks up to one.
+
+    Two different seeds share no random draw: replicas get their seeds from :class:`numpy.random.SeedSequence`.
+
+    Parameters
+    ----------
+    grid_size, p, image_size, upsample, shift
+        As in :func:`generate_masks`.
+    sampling : {"iid", "antithetic", "sobol", "latin"}
+        The design.
+    replicas : int
+        Number of independent replicas (>= 1).
+    seed : int, numpy.random.Generator or None
+        Same seed, same stream.
+    """
+
+    def __init__(
+        self,
+        grid_size: SizeLike,
+        p: float,
+        image_size: SizeLike,
+        *,
+        upsample: str = "nearest",
+        shift: Optional[SizeLike] = None,
+        sampling: str = "iid",
+        replicas: int = 1,
+        seed: SeedLike = None,
+    ) -> None:
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
+            raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+        self.grid, self.image_size, self.max_shift = _check_design(1, grid_size, p, image_size, upsample, shift)
+        self.p = float(p)
+        self.upsample = upsample
+        self.sampling = sampling
+        self.replicas = int(replicas)
+        self.drawn = 0
+        self._rng = rng_from(seed)
+        dimension = self.grid[0] * self.grid[1] + 2
+        if sampling in ("sobol", "latin"):
+            children = self._rng.spawn(self.replicas)
+            if sampling == "sobol":
+                self._engines = [scipy.stats.qmc.Sobol(dimension, scramble=True, seed=child) for child in children]
+            else:
+                self._engines = [np.random.default_rng(child) for child in children]
+
+    @property
+    def unit(self) -> int:
+        """Masks that belong together (an antithetic pair: 2); draws and replica blocks are multiples of it."""
+        return 2 if self.sampling == "antithetic" else 1
+
+    def draw(self, n: int) -> Tuple[MaskPlan, np.ndarray]:
+        """The next ``n`` masks of the stream and the replica (0 .. replicas-1) of each, int64 (n,).
+
+        ``n`` must be a multiple of :attr:`unit` with at least one unit per replica.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n % self.unit or n < self.unit * self.replicas:
+            raise ValueError(f"n (masks per draw) must be a multiple of {self.unit} and >= {self.unit * self.replicas} "
+                             f"({self.replicas} replicas of {self.sampling!r} masks), got {n!r}")
+        units = np.diff(np.linspace(0, n // self.unit, self.replicas + 1).round().astype(np.int64))
+        replica = np.repeat(np.arange(self.replicas), units * self.unit)
+        if self.sampling == "iid":
+            plan = plan_masks(int(n), self.grid, self.p, self.image_size, upsample=self.upsample,
+                              shift=self.max_shift, seed=self._rng)
+        else:
+            plan = _plan_from_uniforms(self._uniforms(units), self.grid, self.p, self.max_shift, self.image_size,
+                                       self.upsample)
+        self.drawn += int(n)
+        return plan, replica
+
+    def _uniforms(self, units: np.ndarray) -> np.ndarray:
+        """Points of the unit cube (n, cells + 2), replica by replica."""
+        dimension = self.grid[0] * self.grid[1] + 2
+        if self.sampling == "antithetic":
+            u = self._rng.random((int(units.sum()), dimension))
+            pairs = np.stack([u, 1.0 - u], axis=1)  # (pairs, 2, d): a mask and its mirror, adjacent
+            pairs[:, 1, -2:] = u[:, -2:]  # the mirror keeps its partner's crop offset
+            return pairs.reshape(-1, dimension)
+        blocks = []
+        for engine, count in zip(self._engines, units):
+            if self.sampling == "sobol":
+                with warnings.catch_warnings():  # balance is best at powers of 2; any prefix stays unbiased
+                    warnings.simplefilter("ignore", UserWarning)
+                    blocks.append(engine.random(int(count)))
+            else:
+                blocks.append(scipy.stats.qmc.LatinHypercube(dimension, seed=engine).random(int(count)))
+        return np.concatenate(blocks)
 
 
 def generate_masks(

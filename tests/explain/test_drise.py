@@ -268,6 +268,10 @@ def test_bfloat16_matches_float32_on_trained_model():
 def test_progress_bar(model, images, capsys):
     DRise(model, n_masks=6, batch_size=3, seed=0, progress=True).explain(images[0], [0])
     assert "2/2" in capsys.readouterr().out
+    DRise(model, n_masks=8, replicas=4, batch_size=8, seed=0, progress=True, target_stability=0.99,
+          max_masks=24).explain(images[0], [0])
+    out = capsys.readouterr().out
+    assert "3/3" in out and "median stability" in out and "running" in out
 
 
 @pytest.mark.parametrize(
@@ -284,6 +288,12 @@ def test_progress_bar(model, images, capsys):
         (dict(upsample="cubic"), "upsample"),
         (dict(batch_size=0), "batch_size"),
         (dict(strategy="mirrored"), "strategy"),
+        (dict(sampling="halton"), "sampling must be one of"),
+        (dict(sampling="antithetic", n_masks=15), "n_masks must be even for antithetic"),
+        (dict(replicas=0), "replicas"),
+        (dict(target_stability=1.0), r"target_stability must be None or lie in \(0, 1\)"),
+        (dict(target_stability=0.9, n_masks=1), "target_stability needs >= 2 mask replicas"),
+        (dict(target_stability=0.9, n_masks=100, max_masks=50), r"max_masks \(50\) must be >= n_masks \(100\)"),
     ],
 )
 def test_bad_constructor_arguments(model, kwargs, match):
@@ -331,3 +341,98 @@ def test_any_size_model_and_grid_check():
         explainer.explain(np.ones((1, 24, 24, 3), np.float32), [0])
     with pytest.raises(ValueError, match="grid_size"):
         DRise(flexible, n_masks=4, grid_size=40).explain(np.ones((1, 20, 30, 3), np.float32), [0])
+
+
+# ------------------------------------------------------------------------------------ designs, stability, stopping
+@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin"])
+def test_every_design_agrees_with_naive_loop_over_its_masks(model, images, sampling):
+    explainer = DRise(model, n_masks=16, grid_size=8, p=0.5, sampling=sampling, similarity="probability",
+                      aggregation="debiased", seed=3, batch_size=10)
+    maps, scores = explainer.explain(images, np.array([1, 2, 3]), return_scores=True)
+    masks = explainer.masks
+    expected = naive_scores(model, images, masks, np.eye(10)[[1, 2, 3]], "probability")
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
+    debiased = np.einsum("bn,nhw->bhw", expected - expected.mean(axis=1, keepdims=True), masks)
+    np.testing.assert_allclose(maps, debiased, rtol=1e-4, atol=1e-4)
+
+
+def test_stability_and_standard_error_from_the_replicas(model, images):
+    explainer = DRise(model, n_masks=64, grid_size=8, seed=1, replicas=4, batch_size=32)
+    maps, stability = explainer.explain(images, [1, 2, 3], return_stability=True)
+    assert stability.shape == (3,) and np.all((stability >= 0) & (stability <= 1))
+    np.testing.assert_array_equal(explainer.masks_used, [64, 64, 64])
+    # standard error: the spread of the 4 replica maps (16 masks each, raw sums per 64 masks) over sqrt(4)
+    masks, scores = explainer.masks, explainer.explain(images, [1, 2, 3], return_scores=True)[1]
+    replica_maps = np.stack([np.einsum("bn,nhw->bhw", scores[:, r * 16 : (r + 1) * 16], masks[r * 16 : (r + 1) * 16])
+                             * 4 for r in range(4)], axis=1)
+    np.testing.assert_allclose(replica_maps.mean(axis=1), maps, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(explainer.standard_error, replica_maps.std(axis=1, ddof=1) / 2, rtol=1e-3, atol=1e-5)
+    normalized = DRise(model, n_masks=64, grid_size=8, seed=1, replicas=4, normalize="minmax")
+    normalized.explain(images, [1, 2, 3])
+    span = (maps.max(axis=(1, 2)) - maps.min(axis=(1, 2)))[:, None, None]
+    np.testing.assert_allclose(normalized.standard_error, explainer.standard_error / span, rtol=1e-3, atol=1e-6)
+    few = DRise(model, n_masks=1, seed=1)  # fewer masks than replicas: one replica, no error estimate
+    few.explain(images[:1], [1])
+    assert few.replicas == 1 and np.isnan(few.standard_error).all()
+    with pytest.raises(ValueError, match=">= 2 mask replicas"):
+        few.explain(images[:1], [1], return_stability=True)
+
+
+def test_explain_scores_returns_scores_and_stabilities(model, images):
+    explainer = DRise(model, n_masks=32, grid_size=8, seed=2, sampling="antithetic", batch_size=16)
+    maps, scores, stability = explainer.explain_scores(images, [0, 1, 2], similarities=["cosine", "margin"],
+                                                       aggregations=["none", "np", "debiased"],
+                                                       return_scores=True, return_stability=True)
+    assert sorted(scores) == ["cosine", "margin"] and scores["cosine"].shape == (3, 32)
+    assert sorted(stability) == sorted(maps) and all(v.shape == (3,) for v in stability.values())
+    np.testing.assert_allclose(stability["cosine/none"], stability["cosine/np"])  # same pixel order
+    single, single_stability = DRise(model, n_masks=32, grid_size=8, seed=2, sampling="antithetic", batch_size=16,
+                                     similarity="margin", aggregation="debiased").explain(
+        images, [0, 1, 2], return_stability=True)
+    np.testing.assert_allclose(stability["margin/debiased"], single_stability, atol=1e-6)
+    np.testing.assert_allclose(maps["margin/debiased"], single, rtol=1e-5, atol=1e-5)
+    assert sorted(explainer.standard_error) == sorted(maps)
+
+
+def test_adaptive_stopping(model, images):
+    settings = dict(n_masks=32, grid_size=8, seed=5, replicas=4, target_stability=0.6, max_masks=320,
+                    similarity="probability", aggregation="debiased", batch_size=64)
+    explainer = DRise(model, **settings)
+    maps, stability, = explainer.explain(images, [1, 2, 3], return_stability=True)
+    used = explainer.masks_used
+    assert np.all(used % 32 == 0) and np.all((used >= 32) & (used <= 320))
+    assert np.all((stability >= 0.6) | (used == 320))  # stopped at the target, or at max_masks
+    # an image's map and stopping point do not depend on the other images of the call
+    for b in range(3):
+        alone = DRise(model, **settings)
+        np.testing.assert_allclose(alone.explain(images[b : b + 1], [b + 1])[0], maps[b], rtol=1e-5, atol=1e-5)
+        assert alone.masks_used[0] == used[b]
+    # the map is the debiased sum over the image's first masks_used masks, on the scale of n_masks masks
+    masks, scores = explainer.masks, explainer.explain(images, [1, 2, 3], return_scores=True)[1]
+    for b in range(3):
+        n = used[b]
+        assert np.all(np.isnan(scores[b, n:])) and not np.any(np.isnan(scores[b, :n]))
+        weights = scores[b, :n] - scores[b, :n].mean()
+        np.testing.assert_allclose(maps[b], np.einsum("n,nhw->hw", weights, masks[:n]) * 32 / n, rtol=1e-4, atol=1e-5)
+
+
+def test_adaptive_raw_sums_share_one_scale(model, images):
+    """A raw-sum map from 2 rounds is reported per n_masks masks: about the size of a one-round map."""
+    fixed = DRise(model, n_masks=32, grid_size=8, seed=5, replicas=4).explain(images[:1], [1])
+    longer = DRise(model, n_masks=32, grid_size=8, seed=5, replicas=4, target_stability=0.999, max_masks=64)
+    maps = longer.explain(images[:1], [1])
+    assert longer.masks_used[0] == 64
+    assert 0.8 < maps.mean() / fixed.mean() < 1.25
+
+
+@pytest.mark.distributed
+def test_adaptive_stopping_under_a_strategy(model, images):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    settings = dict(n_masks=24, grid_size=8, seed=6, replicas=4, target_stability=0.5, max_masks=120, batch_size=7)
+    single = DRise(model, **settings)
+    spread = DRise(model, strategy=strategy, **settings)
+    want, want_stability = single.explain(images, [1, 2, 3], return_stability=True)
+    got, got_stability = spread.explain(images, [1, 2, 3], return_stability=True)
+    np.testing.assert_array_equal(spread.masks_used, single.masks_used)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_stability, want_stability, atol=1e-5)

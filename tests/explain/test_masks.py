@@ -1,4 +1,5 @@
-"""Masks: thesis-exact nearest masks, RISE bilinear masks, fast path == scipy reference, seeds, errors."""
+"""Masks: thesis-exact nearest masks, RISE bilinear masks, fast path == scipy reference, seeds, errors; the mask
+stream's designs (iid, antithetic, Sobol, Latin hypercube): replicas, seeds that share no draw, and unbiased maps."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import scipy.ndimage
 import tensorflow as tf
 
-from drise_tf.explain.masks import generate_masks, plan_masks
+from drise_tf.explain.masks import SAMPLINGS, MaskStream, generate_masks, plan_masks
 
 
 def thesis_loop_masks(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,3 +126,112 @@ def test_bad_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         generate_masks(args.pop("n"), args.pop("grid_size"), args.pop("p"), args.pop("image_size"), **args)
+
+
+# ---------------------------------------------------------------------------------------------------- mask stream
+def test_iid_stream_starts_with_the_thesis_plan_and_continues():
+    plan = plan_masks(40, 16, 0.5, 32, seed=5)
+    stream = MaskStream(16, 0.5, 32, replicas=8, seed=5)
+    first, replica = stream.draw(40)
+    np.testing.assert_array_equal(first.grids, plan.grids)  # bit-identical to the thesis's masks
+    np.testing.assert_array_equal(first.offsets, plan.offsets)
+    np.testing.assert_array_equal(replica, np.repeat(np.arange(8), 5))
+    second, _ = stream.draw(40)
+    assert stream.drawn == 80 and not np.array_equal(second.grids, first.grids)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_stream_replicas_and_reproducibility(sampling):
+    stream = MaskStream(8, 0.3, 16, sampling=sampling, replicas=3, seed=1)
+    plan, replica = stream.draw(14)
+    assert len(plan) == 14 and plan.render().shape == (14, 16, 16)
+    assert np.all(np.diff(replica) >= 0) and np.bincount(replica).tolist() in ([4, 6, 4], [5, 4, 5], [4, 5, 5])
+    if sampling == "antithetic":  # a pair never straddles two replicas
+        assert np.all(replica[0::2] == replica[1::2])
+    again, _ = MaskStream(8, 0.3, 16, sampling=sampling, replicas=3, seed=1).draw(14)
+    np.testing.assert_array_equal(again.grids, plan.grids)
+    np.testing.assert_array_equal(again.offsets, plan.offsets)
+    assert plan.offsets.min() >= 0 and plan.offsets.max() <= 2  # thesis offsets, every design
+
+
+def test_antithetic_pairs_mirror_each_other_with_one_offset():
+    plan, _ = MaskStream(16, 0.5, 32, sampling="antithetic", replicas=2, seed=0).draw(200)
+    np.testing.assert_array_equal(plan.grids[1::2], ~plan.grids[0::2])  # p = 0.5: the complement
+    np.testing.assert_array_equal(plan.offsets[1::2], plan.offsets[0::2])
+    masks = plan.render()
+    np.testing.assert_array_equal(masks[0::2] + masks[1::2], np.broadcast_to(masks[0::2] + masks[1::2], masks[0::2].shape))
+    coverage = masks.sum(axis=0)
+    assert coverage.max() - coverage.min() <= 100  # every pixel of a pair is kept exactly once, but for scipy's edge
+    plan, _ = MaskStream(16, 0.3, 32, sampling="antithetic", replicas=2, seed=0).draw(4000)
+    assert abs(plan.grids.mean() - 0.3) < 0.01  # 1 - u < p: the marginal stays Bernoulli(p), not 1 - p
+    assert not np.any(plan.grids[0::2] & plan.grids[1::2])  # p < 0.5: a cell is never kept by both
+
+
+@pytest.mark.parametrize("sampling", ["sobol", "latin"])
+def test_quasi_random_designs_balance_cell_counts(sampling):
+    plan, replica = MaskStream(16, 0.5, 32, sampling=sampling, replicas=4, seed=0).draw(256)
+    per_replica = np.stack([plan.grids[replica == r].sum(axis=0) for r in range(4)])
+    assert np.all(np.abs(per_replica - 32) <= 1)  # 64 masks per replica: each cell kept in half of them
+    iid, replica = MaskStream(16, 0.5, 32, sampling="iid", replicas=4, seed=0).draw(256)
+    assert np.abs(np.stack([iid.grids[replica == r].sum(axis=0) for r in range(4)]) - 32).max() > 4
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_two_seeds_and_two_replicas_share_no_draw(sampling):
+    """A design whose seeds (or replicas) reused draws would fake the two-seed agreement it is judged by."""
+    def rows(seed):
+        plan, replica = MaskStream(16, 0.5, 32, sampling=sampling, replicas=4, seed=seed).draw(64)
+        return [{g.tobytes() for g in plan.grids[replica == r]} for r in range(4)]
+
+    first, second = rows(0), rows(1)
+    assert not set().union(*first) & set().union(*second)
+    assert all(not first[a] & first[b] for a in range(4) for b in range(a + 1, 4))
+
+
+def _maps_of(sampling: str, runs: int, n: int, p: float, seed: int) -> np.ndarray:
+    """Raw D-RISE maps sum_i f(M_i) M_i / n of a fixed nonlinear black box f, one per independent run."""
+    weights = np.random.default_rng(99).normal(size=(32, 32))
+    weights[8:16, 8:20] += 3.0
+
+    def black_box(masks):
+        return 1.0 / (1.0 + np.exp(-(masks * weights).sum(axis=(1, 2)) / 40.0))
+
+    maps = []
+    for run in range(runs):
+        plan, _ = MaskStream(8, p, 32, sampling=sampling, replicas=2,
+                                      seed=np.random.default_rng([seed, run])).draw(n)
+        masks = plan.render()
+        maps.append(np.einsum("n,nhw->hw", black_box(masks), masks) / n)
+    return np.stack(maps)
+
+
+@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin"])
+def test_every_design_is_unbiased_in_values_and_agrees_with_iid_at_large_n(sampling):
+    iid, design = _maps_of("iid", 300, 16, 0.3, seed=1), _maps_of(sampling, 300, 16, 0.3, seed=2)
+
+    def max_z(a, b):
+        return np.max(np.abs(a.mean(0) - b.mean(0)) / np.sqrt(a.var(0, ddof=1) / len(a) + b.var(0, ddof=1) / len(b)))
+
+    assert max_z(design, iid) < 4.5  # 1024 pixels: |z| < 4.5 each by chance with probability > 0.99
+    # the check has power: an antithetic design built on complements is biased for p != 0.5 (keeps 1 - p)
+    complements = _maps_of("iid", 300, 8, 0.3, seed=3)
+    complements = 0.5 * (complements + _maps_of("iid", 300, 8, 0.7, seed=3))
+    assert max_z(complements, iid) > 6
+    # at large N, the design's maps agree with a precise i.i.d. reference as well as i.i.d. maps do (or better)
+    reference = _maps_of("iid", 8, 2048, 0.3, seed=4).mean(axis=0).ravel()
+
+    def agreement(maps):
+        return np.mean([np.corrcoef(m.ravel(), reference)[0, 1] for m in maps])
+
+    assert agreement(_maps_of(sampling, 3, 2048, 0.3, seed=5)) >= agreement(_maps_of("iid", 3, 2048, 0.3, seed=6)) - 0.03
+
+
+def test_stream_bad_arguments():
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        MaskStream(16, 0.5, 32, sampling="halton")
+    with pytest.raises(ValueError, match="replicas must be an int >= 1"):
+        MaskStream(16, 0.5, 32, replicas=0)
+    with pytest.raises(ValueError, match=r"multiple of 2 and >= 8 \(4 replicas of 'antithetic'"):
+        MaskStream(16, 0.5, 32, sampling="antithetic", replicas=4).draw(7)
+    with pytest.raises(ValueError, match="grid_size"):
+        MaskStream(64, 0.5, 32)

@@ -1,0 +1,193 @@
+"""How stable are D-RISE maps, how well does D-RISE know it, and how many forward passes does each mask design need?
+
+One run, on a trained run's model and real test images (explained for their true class), for every sampling design
+and for two estimators (the thesis's raw cosine sum and the debiased sums):
+
+1. Calibration (``--images`` images, N = 1000 and 5000): the two-seed Spearman actually measured between two runs
+   that differ only in the seed, beside the median of the two runs' own estimates (``return_stability``).
+2. Forward passes to a two-seed Spearman of 0.9 (``--count-images`` images): two long runs per design, in rounds of
+   ``--round`` masks up to ``--max-masks``; the maps of nested prefixes (whole rounds) of the two runs are compared.
+   Where 0.9 is not reached, the count is extrapolated from the last prefix with Spearman-Brown (marked ``>``...``~``).
+   Wall time of each long run beside a pure forward pass over the same number of images.
+3. Adaptive stopping at 0.9 (thesis estimator, every design): masks used per image, and the two-seed agreement
+   measured at those stopping points (a second seed with the same N per image).
+
+    python benchmarks/drise_stability.py --run models/quick --data ../shared/data/cifar10-subset.npz
+    python benchmarks/drise_stability.py --run models/quick --images 8 --count-images 4 --max-masks 4000  # smoke
+
+Prints tables and writes them as JSON (``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from drise_tf.data.cifar import load_cifar10  # noqa: E402
+from drise_tf.explain.drise import DRise  # noqa: E402
+from drise_tf.explain.masks import SAMPLINGS  # noqa: E402
+from drise_tf.explain.stability import rank_correlation, spearman_to_pearson  # noqa: E402
+from drise_tf.training.runs import load_run  # noqa: E402
+
+SCORES = ["cosine", "probability"]
+AGGREGATIONS = ["none", "debiased"]
+ESTIMATORS = ["cosine/none", "cosine/debiased", "probability/debiased"]  # the thesis's first
+TARGET = 0.9
+
+
+def two_seed(model, images, labels, seeds=(0, 1), **settings):
+    """Two runs that differ only in the seed: their maps, stabilities, scores, masks and wall times."""
+    runs = []
+    for seed in seeds:
+        explainer = DRise(model, seed=seed, **settings)
+        start = time.perf_counter()
+        maps, scores, stability = explainer.explain_scores(images, labels, similarities=SCORES,
+                                                           aggregations=AGGREGATIONS, return_scores=True,
+                                                           return_stability=True)
+        runs.append(dict(maps=maps, scores=scores, stability=stability, seconds=time.perf_counter() - start,
+                         explainer=explainer))
+    return runs
+
+
+def calibration(model, images, labels, sizes) -> list:
+    rows = []
+    for sampling in SAMPLINGS:
+        for n in sizes:
+            runs = two_seed(model, images, labels, n_masks=n, sampling=sampling)
+            for name in ESTIMATORS:
+                measured = rank_correlation(*(r["maps"][name].reshape(len(images), -1) for r in runs))
+                estimate = np.mean([r["stability"][name] for r in runs], axis=0)
+                rows.append(dict(sampling=sampling, n=n, estimator=name, measured=float(np.median(measured)),
+                                 estimated=float(np.median(estimate)),
+                                 error=float(np.median(estimate) - np.median(measured))))
+                print(f"  {sampling:10s} N={n:5d} {name:22s} two-seed Spearman measured {rows[-1]['measured']:.3f} "
+                      f"estimated {rows[-1]['estimated']:.3f} (error {rows[-1]['error']:+.3f})", flush=True)
+    return rows
+
+
+def prefix_maps(scores: np.ndarray, masks: np.ndarray, sizes, aggregation: str) -> np.ndarray:
+    """Maps (len(sizes), B, H*W) of the first n masks, raw per n masks or debiased (independent numpy path)."""
+    flat = masks.reshape(len(masks), -1).astype(np.float64)
+    out = []
+    for n in sizes:
+        raw = scores[:, :n].astype(np.float64) @ flat[:n]
+        if aggregation == "debiased":
+            raw = raw - scores[:, :n].mean(axis=1, keepdims=True) * flat[:n].sum(axis=0)
+        out.append(raw)
+    return np.stack(out)
+
+
+def needed(sizes, medians) -> tuple:
+    """First prefix whose median two-seed Spearman reaches TARGET, else a Spearman-Brown extrapolation."""
+    for n, value in zip(sizes, medians):
+        if value >= TARGET:
+            return int(n), False
+    last = spearman_to_pearson(medians[-1])
+    target = spearman_to_pearson(TARGET)
+    return int(sizes[-1] * target * (1 - last) / (last * (1 - target))), True
+
+
+def forward_counts(model, images, labels, round_size, max_masks) -> list:
+    floor_images = np.repeat(images[:1], 100, axis=0)
+    forward = tf.function(lambda x: model(x, training=False))
+    forward(floor_images)
+    start = time.perf_counter()
+    for _ in range(20):
+        forward(floor_images)
+    floor_per_image = (time.perf_counter() - start) / 2000
+    print(f"  pure forward pass: {1 / floor_per_image:.0f} images/s", flush=True)
+    sizes = np.arange(round_size, max_masks + 1, round_size)
+    rows = []
+    for sampling in SAMPLINGS:
+        runs = two_seed(model, images, labels, n_masks=round_size, sampling=sampling, target_stability=0.9999,
+                        max_masks=max_masks)
+        used = min(int(r["explainer"].masks_used.min()) for r in runs)
+        usable = sizes[sizes <= used]
+        forwards = len(images) * max_masks
+        for name in ESTIMATORS:
+            score, aggregation = name.split("/")
+            curves = [prefix_maps(r["scores"][score], r["explainer"].masks, usable, aggregation) for r in runs]
+            medians = [float(np.median(rank_correlation(a, b))) for a, b in zip(*curves)]
+            n, extrapolated = needed(usable, medians)
+            rows.append(dict(sampling=sampling, estimator=name, masks_to_target=n, extrapolated=extrapolated,
+                             spearman_at={int(k): v for k, v in zip(usable, medians)},
+                             seconds=float(np.mean([r["seconds"] for r in runs])),
+                             forward_floor_seconds=forwards * floor_per_image))
+    iid = {row["estimator"]: row["masks_to_target"] for row in rows if row["sampling"] == "iid"}
+    for row in rows:
+        row["ratio_to_iid"] = iid[row["estimator"]] / row["masks_to_target"]
+        mark = "~" if row["extrapolated"] else " "
+        at = ", ".join(f"{k}: {v:.2f}" for k, v in list(row["spearman_at"].items())[:: max(1, len(usable) // 5)])
+        print(f"  {row['sampling']:10s} {row['estimator']:22s} masks to {TARGET}: {mark}{row['masks_to_target']:7d} "
+              f"(x{row['ratio_to_iid']:.1f} fewer than iid); run / forward floor "
+              f"{row['seconds'] / row['forward_floor_seconds']:.2f}; Spearman at {at}", flush=True)
+    return rows
+
+
+def adaptive(model, images, labels, round_size, max_masks) -> list:
+    rows = []
+    for sampling in SAMPLINGS:
+        first = DRise.thesis(model, n_masks=round_size, sampling=sampling, target_stability=TARGET,
+                             max_masks=max_masks, seed=0)
+        maps, estimate = first.explain(images, labels, return_stability=True)
+        used = first.masks_used
+        measured = np.empty(len(images))
+        for n in np.unique(used):
+            chosen = np.flatnonzero(used == n)
+            second = DRise.thesis(model, n_masks=int(n), sampling=sampling, seed=1).explain(images[chosen],
+                                                                                             labels[chosen])
+            measured[chosen] = rank_correlation(maps[chosen].reshape(len(chosen), -1),
+                                                second.reshape(len(chosen), -1))
+        stopped = used < (max_masks // round_size) * round_size
+        rows.append(dict(sampling=sampling, masks_used=used.tolist(), estimated=estimate.tolist(),
+                         measured=measured.tolist(), stopped=int(stopped.sum())))
+        print(f"  {sampling:10s} thesis map, target {TARGET}: masks used median {int(np.median(used))} "
+              f"(min {used.min()}, max {used.max()}; {stopped.sum()}/{len(used)} reached the target); at the stop "
+              f"estimated {np.median(estimate[stopped]) if stopped.any() else float('nan'):.3f}, measured "
+              f"{np.median(measured[stopped]) if stopped.any() else float('nan'):.3f} (median)", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="models/quick", help="a trained run folder")
+    parser.add_argument("--data", default=None, help="CIFAR-10 source (default: $DRISE_TF_DATA)")
+    parser.add_argument("--images", type=int, default=16, help="test images for the calibration")
+    parser.add_argument("--count-images", type=int, default=8, help="test images for the forward counts")
+    parser.add_argument("--round", type=int, default=1000, help="masks per round of the long runs")
+    parser.add_argument("--max-masks", type=int, default=20000)
+    parser.add_argument("--parts", default="calibration,counts,adaptive")
+    parser.add_argument("--out", default="benchmarks/drise_stability.json")
+    args = parser.parse_args()
+
+    model, standardizer = load_run(args.run)
+    _, (x_test, y_test) = load_cifar10(args.data)
+    chosen = np.random.default_rng(0).choice(len(x_test), size=max(args.images, args.count_images), replace=False)
+    images, labels = standardizer.transform(x_test[chosen]), np.asarray(y_test)[chosen]
+    print(f"model {args.run}, {len(chosen)} test images (seeded choice), explained for their true class", flush=True)
+    results = {}
+    parts = args.parts.split(",")
+    if "calibration" in parts:
+        print(f"== 1. calibration on {args.images} images", flush=True)
+        results["calibration"] = calibration(model, images[: args.images], labels[: args.images], (1000, 5000))
+    if "counts" in parts:
+        print(f"== 2. forward passes to a two-seed Spearman of {TARGET} on {args.count_images} images", flush=True)
+        results["counts"] = forward_counts(model, images[: args.count_images], labels[: args.count_images],
+                                           args.round, args.max_masks)
+    if "adaptive" in parts:
+        print(f"== 3. adaptive stopping at {TARGET} on {args.count_images} images", flush=True)
+        results["adaptive"] = adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,
+                                       args.max_masks)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Stability estimates: rank correlation against scipy, the Gaussian-copula conversions and Spearman-Brown against
+closed forms and simulation, half splits, and the split-half estimate calibrated on synthetic Monte Carlo maps."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from drise_tf.explain import stability
+
+
+def test_rank_correlation_equals_scipy_spearman_row_by_row():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 3, 50))
+    b = a + rng.normal(size=a.shape)
+    b[0, 0, :10] = b[0, 0, 0]  # ties
+    got = stability.rank_correlation(a, b)
+    want = np.array([[scipy.stats.spearmanr(x, y)[0] for x, y in zip(rows_a, rows_b)] for rows_a, rows_b in zip(a, b)])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert stability.rank_correlation(np.zeros((1, 9)), np.zeros((1, 9)))[0] == 1.0  # two equal constant maps
+    assert stability.rank_correlation(np.zeros((1, 9)), np.arange(9.0)[None])[0] == 0.0
+
+
+def test_gaussian_copula_conversions_match_simulation_and_invert():
+    rng = np.random.default_rng(1)
+    for r in (0.2, 0.5, 0.8, 0.95):
+        x = rng.multivariate_normal([0, 0], [[1, r], [r, 1]], size=200_000)
+        measured = scipy.stats.spearmanr(x[:, 0], x[:, 1])[0]
+        assert abs(stability.pearson_to_spearman(r) - measured) < 0.005
+        assert stability.spearman_to_pearson(stability.pearson_to_spearman(r)) == pytest.approx(r)
+
+
+def test_extrapolation_closed_forms():
+    """Rate 1 (no quarter maps) is Spearman-Brown on the copula's Pearson scale: k r / (1 + (k - 1) r)."""
+    def projected(r, k):
+        return stability.pearson_to_spearman(k * r / (1 + (k - 1) * r))
+
+    one = np.ones(1)
+    assert stability.extrapolate(0.5 * one, None, 2 * one, one)[0] == pytest.approx(projected(0.5, 2))
+    assert stability.extrapolate(0.3 * one, None, 3 * one, 3 * one)[0] == pytest.approx(stability.pearson_to_spearman(0.3))
+    assert stability.extrapolate(-0.2 * one, None, 2 * one, one)[0] == 0.0  # no signal, nothing to project
+    # quarters that follow Spearman-Brown exactly give rate 1; quarters as good as halves give rate 0
+    r_half = 1 / (1 + 4.0 / 50)
+    r_quarter = 1 / (1 + 4.0 / 25)
+    assert stability.extrapolate(r_half * one, r_quarter * one, 100 * one, 50 * one, 25 * one)[0] == pytest.approx(
+        projected(r_half, 2))
+    assert stability.extrapolate(r_half * one, r_half * one, 100 * one, 50 * one, 25 * one)[0] == pytest.approx(
+        stability.pearson_to_spearman(r_half))
+
+
+def test_half_splits():
+    splits = stability.half_splits(8)
+    assert splits.shape == (35, 8) and np.all(splits.sum(axis=1) == 4) and np.all(splits[:, 0] == 1)
+    assert len({row.tobytes() for row in splits}) == 35
+    odd = stability.half_splits(5)
+    assert odd.shape == (10, 5) and np.all(odd.sum(axis=1) == 2)
+    assert stability.half_splits(16).shape == (stability.MAX_SPLITS, 16)
+    with pytest.raises(ValueError, match=">= 2 replicas"):
+        stability.half_splits(1)
+    first, second = stability.quarter_splits(8)
+    assert first.shape == second.shape == (70, 8) and np.all(first.sum(axis=1) == 2) and np.all(second.sum(axis=1) == 2)
+    assert not np.any(first * second)  # disjoint
+
+
+@pytest.mark.parametrize("signal", ["normal", "heavy-tailed"])
+@pytest.mark.parametrize("noise", [0.5, 1.0, 2.0])  # two-seed Spearman about 0.9 down to 0.3
+def test_estimate_is_calibrated_on_synthetic_monte_carlo_maps(signal, noise):
+    """Maps = signal + independent noise per replica; the estimate from ONE run's 8 replicas must match the Spearman
+    of two independent runs, measured by simulation (median over 40 maps)."""
+    rng = np.random.default_rng(2)
+    maps, replicas, pixels = 40, 8, 1024
+    shape = (maps, 1, pixels)
+    truth = rng.normal(size=shape) if signal == "normal" else rng.standard_t(3, size=shape)
+
+    def run():
+        return truth + noise * math.sqrt(replicas) * rng.normal(size=(maps, replicas, pixels))  # replica maps
+
+    first, second = run(), run()
+    measured = stability.rank_correlation(first.mean(axis=1), second.mean(axis=1))
+    halves = stability.half_splits(replicas)
+    quarters = stability.quarter_splits(replicas)
+    r_half = stability.mean_pearson(np.einsum("brp,kr->bkp", first, halves) / 4,
+                                    np.einsum("brp,kr->bkp", first, 1 - halves) / 4)
+    r_quarter = stability.mean_pearson(*(np.einsum("brp,kr->bkp", first, q) / 2 for q in quarters))
+    full = np.full(maps, 8.0)
+    estimate = stability.extrapolate(r_half, r_quarter, full, full / 2, full / 4)
+    assert abs(np.median(estimate) - np.median(measured)) < 0.03
+    error = stability.replica_standard_error(first)
+    assert abs(np.median(error) / noise - 1) < 0.1  # the mean of 8 replicas of noise sqrt(8) * noise has SE noise
+
+
+def test_replica_standard_error_closed_form():
+    replica_maps = np.array([[[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]]])  # (B=1, R=3, P=2)
+    np.testing.assert_allclose(stability.replica_standard_error(replica_maps), [[2.0 / math.sqrt(3), 0.0]])
+    with pytest.raises(ValueError, match=">= 2 replicas"):
+        stability.replica_standard_error(replica_maps[:, :1])
