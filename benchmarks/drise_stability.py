@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 from drise_tf.data.cifar import load_cifar10  # noqa: E402
 from drise_tf.explain.drise import DRise  # noqa: E402
 from drise_tf.explain.masks import SAMPLINGS  # noqa: E402
-from drise_tf.explain.stability import rank_correlation, spearman_to_pearson  # noqa: E402
+from drise_tf.explain.stability import rank_agreement, spearman_to_pearson  # noqa: E402
 from drise_tf.training.runs import load_run  # noqa: E402
 
 SCORES = ["cosine", "probability"]
@@ -61,7 +61,7 @@ def calibration(model, images, labels, sizes) -> list:
         for n in sizes:
             runs = two_seed(model, images, labels, n_masks=n, sampling=sampling)
             for name in ESTIMATORS:
-                measured = rank_correlation(*(r["maps"][name].reshape(len(images), -1) for r in runs))
+                measured = rank_agreement(*(r["maps"][name].reshape(len(images), -1) for r in runs))
                 estimate = np.mean([r["stability"][name] for r in runs], axis=0)
                 rows.append(dict(sampling=sampling, n=n, estimator=name, measured=float(np.median(measured)),
                                  estimated=float(np.median(estimate)),
@@ -113,7 +113,7 @@ def forward_counts(model, images, labels, round_size, max_masks) -> list:
         for name in ESTIMATORS:
             score, aggregation = name.split("/")
             curves = [prefix_maps(r["scores"][score], r["explainer"].masks, usable, aggregation) for r in runs]
-            medians = [float(np.median(rank_correlation(a, b))) for a, b in zip(*curves)]
+            medians = [float(np.median(rank_agreement(a, b))) for a, b in zip(*curves)]
             n, extrapolated = needed(usable, medians)
             rows.append(dict(sampling=sampling, estimator=name, masks_to_target=n, extrapolated=extrapolated,
                              spearman_at={int(k): v for k, v in zip(usable, medians)},
@@ -142,7 +142,7 @@ def adaptive(model, images, labels, round_size, max_masks) -> list:
             chosen = np.flatnonzero(used == n)
             second = DRise.thesis(model, n_masks=int(n), sampling=sampling, seed=1).explain(images[chosen],
                                                                                              labels[chosen])
-            measured[chosen] = rank_correlation(maps[chosen].reshape(len(chosen), -1),
+            measured[chosen] = rank_agreement(maps[chosen].reshape(len(chosen), -1),
                                                 second.reshape(len(chosen), -1))
         stopped = used < (max_masks // round_size) * round_size
         rows.append(dict(sampling=sampling, masks_used=used.tolist(), estimated=estimate.tolist(),

@@ -60,20 +60,24 @@ def quarter_splits(replicas: int) -> Tuple[np.ndarray, np.ndarray]:
     return np.array(first), np.array(second)
 
 
-def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row pair of ``a`` and ``b`` (..., P) over the last axis (ties get mean ranks).
-
-    Two constant rows count as agreeing (1.0: two runs gave the same map); one constant row against a varying one
-    counts as 0.
-    """
+def row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row pair of ``a`` and ``b`` (..., P) over the last axis (ties get mean ranks);
+    NaN where a row is constant (the correlation is undefined)."""
     ranks_a = scipy.stats.rankdata(a, axis=-1)
     ranks_b = scipy.stats.rankdata(b, axis=-1)
     ranks_a -= ranks_a.mean(axis=-1, keepdims=True)
     ranks_b -= ranks_b.mean(axis=-1, keepdims=True)
     norm = np.sqrt((ranks_a**2).sum(axis=-1) * (ranks_b**2).sum(axis=-1))
-    both_constant = (ranks_a**2).sum(axis=-1) + (ranks_b**2).sum(axis=-1) == 0
-    rho = np.divide((ranks_a * ranks_b).sum(axis=-1), norm, out=np.zeros(norm.shape), where=norm > 0)
-    return np.where(both_constant, 1.0, rho)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (ranks_a * ranks_b).sum(axis=-1) / np.where(norm > 0, norm, 1.0), np.nan)
+
+
+def rank_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`row_spearman` for two runs of one map: two constant rows count as agreeing (1.0: both runs gave the
+    same map), one constant row against a varying one as 0."""
+    rho = row_spearman(a, b)
+    both_constant = (np.ptp(a, axis=-1) == 0) & (np.ptp(b, axis=-1) == 0)
+    return np.where(both_constant, 1.0, np.nan_to_num(rho, nan=0.0))
 
 
 def spearman_to_pearson(rho: np.ndarray) -> np.ndarray:
@@ -88,7 +92,7 @@ def pearson_to_spearman(r: np.ndarray) -> np.ndarray:
 
 def mean_pearson(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Mean over splits of the Gaussian-copula Pearson correlation of paired maps (B, splits, P) -> (B,)."""
-    return spearman_to_pearson(rank_correlation(first, second)).mean(axis=-1)
+    return spearman_to_pearson(rank_agreement(first, second)).mean(axis=-1)
 
 
 def extrapolate(r_half: np.ndarray, r_quarter: Optional[np.ndarray], masks: np.ndarray, half_masks: np.ndarray,

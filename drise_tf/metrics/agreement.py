@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import List, Mapping, Tuple
 
 import numpy as np
-from scipy import stats
 
+from drise_tf.explain.stability import row_spearman
 from drise_tf.metrics.faithfulness import _check_finite_map, salience_order
 
 # ------------------------------------------------------------------------------------------------------ agreement
@@ -28,14 +28,6 @@ def _check_fraction(fraction: float) -> None:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
 
 
-def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (a * b).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
-
-
 def rank_correlation(map_a: np.ndarray, map_b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation between two maps of each image (average ranks for ties).
 
@@ -45,7 +37,7 @@ def rank_correlation(map_a: np.ndarray, map_b: np.ndarray) -> np.ndarray:
         (B,) correlations; NaN where a map is constant (the correlation is undefined).
     """
     a, b = _check_map_pair(map_a, map_b)
-    return _row_pearson(stats.rankdata(a, axis=1), stats.rankdata(b, axis=1))
+    return row_spearman(a, b)
 
 
 def topk_overlap(map_a: np.ndarray, map_b: np.ndarray, *, fraction: float = 0.1) -> np.ndarray:

@@ -1,12 +1,13 @@
 """Quantitative comparisons: D-RISE similarity scores x aggregations, and D-RISE against the other methods.
 
 Each comparison returns a :class:`Comparison`: the maps, the deletion / insertion AUC of every map, the pairwise
-rank agreement between them, and a table (mean with a 95% interval) that can be written as CSV.
+rank agreement between them with each map's own two-seed agreement (its Monte Carlo noise floor) on the diagonal,
+and a table (mean with a 95% interval) that can be written as CSV.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -55,16 +56,30 @@ class Comparison:
     aucs : dict
         Name -> {"deletion_auc": (B,), "insertion_auc": (B,)}.
     agreement : (list of str, np.ndarray)
-        Names and the mean pairwise Spearman rank correlation (M, M).
+        Names and the mean pairwise Spearman rank correlation (M, M); the diagonal holds each map's mean two-seed
+        agreement (:attr:`stability`; NaN where unknown): agreement between two variants is only meaningful
+        against these noise floors.
+    stability : dict
+        Name -> per-image two-seed Spearman (B,): estimated from the masks for D-RISE and RISE
+        (:mod:`drise_tf.explain.stability`), 1 for deterministic methods; absent where unknown (SmoothGrad).
+    masks_used : dict
+        Name -> masks behind each map (B,), for the masking methods.
     """
 
     maps: Dict[str, np.ndarray]
     aucs: Dict[str, Dict[str, np.ndarray]]
     agreement: Tuple[List[str], np.ndarray]
+    stability: Dict[str, np.ndarray] = field(default_factory=dict)
+    masks_used: Dict[str, np.ndarray] = field(default_factory=dict)
 
     def table(self, confidence: float = 0.95) -> List[dict]:
-        """Rows ``name, metric, mean, low, high, n`` (see :func:`drise_tf.metrics.summary_table`)."""
-        return summary_table(self.aucs, confidence=confidence)
+        """Rows ``name, metric, mean, low, high, n`` (see :func:`drise_tf.metrics.summary_table`): the AUCs, the
+        two-seed Spearman (``two_seed_spearman``) and the masks used where known."""
+        metrics = {name: {**aucs,
+                          **({"two_seed_spearman": self.stability[name]} if name in self.stability else {}),
+                          **({"masks_used": self.masks_used[name]} if name in self.masks_used else {})}
+                   for name, aucs in self.aucs.items()}
+        return summary_table(metrics, confidence=confidence)
 
     def write_csv(self, path: str | os.PathLike) -> str:
         """Write :meth:`table` as CSV (atomically); returns the path."""
@@ -105,9 +120,12 @@ def faithfulness(
     return result
 
 
-def compare(model: Any, images: np.ndarray, maps: Dict[str, np.ndarray], *, step: Optional[int] = None) -> Comparison:
+def compare(
+    model: Any, images: np.ndarray, maps: Dict[str, np.ndarray], *, step: Optional[int] = None,
+    stability: Optional[Mapping[str, np.ndarray]] = None, masks_used: Optional[Mapping[str, np.ndarray]] = None,
+) -> Comparison:
     """The :class:`Comparison` of map sets already computed on ``images``: their deletion / insertion AUC
-    (:func:`faithfulness`) and mean pairwise Spearman agreement.
+    (:func:`faithfulness`) and mean pairwise Spearman agreement, with the two-seed agreement on the diagonal.
 
     Parameters
     ----------
@@ -119,9 +137,15 @@ def compare(model: Any, images: np.ndarray, maps: Dict[str, np.ndarray], *, step
         Name -> maps (B, H, W).
     step : int, optional
         Pixels per deletion / insertion step (default: H*W/32).
+    stability, masks_used : dict, optional
+        Name -> per-image two-seed Spearman, and masks used (see :class:`Comparison`).
     """
-    return Comparison(maps=dict(maps), aucs=faithfulness(model, images, maps, step=step),
-                      agreement=agreement_matrix(maps, metric="spearman"))
+    stability = dict(stability or {})
+    names, matrix = agreement_matrix(maps, metric="spearman")
+    matrix[np.diag_indices_from(matrix)] = [np.mean(stability[name]) if name in stability else np.nan
+                                            for name in names]
+    return Comparison(maps=dict(maps), aucs=faithfulness(model, images, maps, step=step), agreement=(names, matrix),
+                      stability=stability, masks_used=dict(masks_used or {}))
 
 
 def similarity_comparison(
@@ -152,16 +176,19 @@ def similarity_comparison(
         Pixels per deletion / insertion step.
     **drise_options
         Passed to :class:`drise_tf.explain.drise.DRise` (``n_masks``, ``grid_size``, ``p``, ``batch_size``, ``precision``,
-        ``seed``, ...).
+        ``seed``, ...); ``target_stability`` (with ``max_masks``) runs every variant to that two-seed Spearman
+        instead of a fixed N (an image stops when all variants reached it).
 
     Returns
     -------
     Comparison
-        Names are ``"<score>/<aggregation>"``.
+        Names are ``"<score>/<aggregation>"``; with each variant's estimated two-seed Spearman per image.
     """
-    maps = DRise(model, **drise_options).explain_scores(images, targets, similarities=similarities,
-                                                       aggregations=aggregations)
-    return compare(model, images, maps, step=step)
+    drise = DRise(model, **drise_options)
+    maps, stability = drise.explain_scores(images, targets, similarities=similarities, aggregations=aggregations,
+                                           return_stability=True)
+    return compare(model, images, maps, step=step, stability=stability,
+                   masks_used={name: drise.masks_used for name in maps})
 
 
 def method_comparison(
@@ -183,15 +210,23 @@ def method_comparison(
     seed : int
         Seed of every method with a random step (masks, SmoothGrad noise): same seed, same maps.
     **drise_options
-        Shared options of the masking methods (``n_masks``, ``grid_size``, ``p``, ``precision``, ``batch_size``).
+        Shared options of the masking methods (``n_masks``, ``grid_size``, ``p``, ``precision``, ``batch_size``;
+        ``target_stability`` and ``max_masks`` for a fixed stability instead of a fixed N).
     """
     methods = DEFAULT_METHODS if methods is None else methods
-    maps = {}
+    maps, stability, masks_used = {}, {}, {}
     for display, (name, options) in methods.items():
         options = _method_options(name, options, seed, drise_options)
-        maps[display] = explain.make_explainer(name, model, **options).explain(images, targets)
+        explainer = explain.make_explainer(name, model, **options)
+        if "return_stability" in explainer.extra_returns:
+            maps[display], stability[display] = explainer.explain(images, targets, return_stability=True)
+            masks_used[display] = explainer.masks_used
+        else:
+            maps[display] = explainer.explain(images, targets)
+            if name not in SEEDED_METHODS:  # deterministic: a second run gives the same map
+                stability[display] = np.ones(len(images))
         print(f"[compare] {display}: done", flush=True)
-    return compare(model, images, maps, step=step)
+    return compare(model, images, maps, step=step, stability=stability, masks_used=masks_used)
 
 
 def sanity_check(

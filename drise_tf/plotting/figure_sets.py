@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -92,7 +92,8 @@ def training_figures(book: Any, history: Dict[str, Any], evaluation: Dict[str, A
 
 
 def thesis_map_figures(book: Any, images_uint8: np.ndarray, maps: np.ndarray, names: Sequence[str],
-                       labels: Sequence[str], *, n_masks: int, p: float) -> None:
+                       labels: Sequence[str], *, n_masks: int, p: float,
+                       stability: Optional[Sequence[float]] = None) -> None:
     """Thesis figure 4 for each explained image: the 3D surface of its raw D-RISE weighted sum (planes at 0.1*N*p
     and N*p) and the "Original Image" / "Saliency Map" overlay.
 
@@ -106,13 +107,18 @@ def thesis_map_figures(book: Any, images_uint8: np.ndarray, maps: np.ndarray, na
         Per image: the file-name stem (``04_<name>_surface``) and the description ("test #12: true cat, ...").
     n_masks, p : int, float
         N and p of the D-RISE that made the maps (the surface's planes).
+    stability : sequence of float, optional
+        Each map's estimated two-seed Spearman, added to the index entries (the figures stay the thesis's).
     """
-    for image, weighted_sum, name, label in zip(images_uint8, maps, names, labels):
+    stability = [None] * len(maps) if stability is None else list(stability)
+    for image, weighted_sum, name, label, agreement in zip(images_uint8, maps, names, labels, stability):
+        noise = "" if agreement is None else (f" Map stability: two-seed Spearman {agreement:.2f} (estimated from "
+                                              "its masks; 1 = the same map under any seed).")
         book.add(plots.surface_figure(weighted_sum, n_masks=n_masks, p=p), f"04_{name}_surface",
                  f"Thesis figure 4a, {label}: 3D surface of the raw D-RISE weighted sum (N={n_masks}, "
-                 f"planes at 0.1*N*p and N*p).")
+                 f"planes at 0.1*N*p and N*p).{noise}")
         book.add(plots.overlay_figure(image, weighted_sum), f"04_{name}_overlay",
-                 f"Thesis figure 4b, {label}: original image and D-RISE saliency overlay (jet, alpha 0.5).")
+                 f"Thesis figure 4b, {label}: original image and D-RISE saliency overlay (jet, alpha 0.5).{noise}")
 
 
 def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, prefix: str, what: str,
@@ -150,9 +156,12 @@ def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pre
         all_names, matrix = comparison.agreement
         keep = [all_names.index(name) for name in names]
         book.add(plots.agreement_heatmap(list(names), matrix[np.ix_(keep, keep)],
-                                         title=f"{label}: mean Spearman rank correlation"),
+                                         title=f"{label}: mean Spearman rank correlation\n"
+                                               "(diagonal: two-seed agreement, the noise floor)"),
                  f"{prefix}_agreement{suffix}",
-                 f"{label}: pairwise Spearman rank correlation of the maps, mean over images.")
+                 f"{label}: pairwise Spearman rank correlation of the maps, mean over images; on the diagonal "
+                 "each variant's two-seed agreement (estimated from its masks; 1 for deterministic methods, blank "
+                 "where unknown), the most any two variants can agree at this noise.")
     book.add_table(table, f"{prefix}_auc.csv", f"{what}: every variant's AUC table (CSV).")
 
 

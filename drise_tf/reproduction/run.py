@@ -82,7 +82,8 @@ def thesis_maps(book: FigureBook, model: Any, standardizer: Standardizer, x_test
     Returns
     -------
     dict
-        ``indices`` per group, ``maps`` (B, H, W), ``entropy`` (bits) and ``probs``.
+        ``indices`` per group, ``maps`` (B, H, W), ``stability`` (each map's estimated two-seed Spearman, (B,)),
+        ``entropy`` (bits) and ``probs``.
     """
     x_std = standardizer.transform(x_test)
     probs = predict_probs(model, x_std)
@@ -99,15 +100,17 @@ def thesis_maps(book: FigureBook, model: Any, standardizer: Standardizer, x_test
         return {"indices": groups, "maps": np.zeros((0,) + x_std.shape[1:3], np.float32)}
     drise = DRise.thesis(model, n_masks=profile.n_masks, grid_size=profile.grid_size, p=profile.p,
                          batch_size=profile.mask_batch, precision=profile.precision, seed=profile.seed, progress=True)
-    maps = drise.explain(x_std[indices], y_test[indices])
+    maps, stability = drise.explain(x_std[indices], y_test[indices], return_stability=True)
     entropy = prediction_entropy(probs[indices])
     names = [f"{group}_{rank + 1}" for group, members in groups.items() for rank in range(len(members))]
     labels = [f"test #{index}: true {CLASS_NAMES[y_test[index]]}, predicted {CLASS_NAMES[predicted[index]]}"
               for index in indices]
-    for label, index, bits in zip(labels, indices, entropy):
-        print(f"[figures] {label}, p={probs[index].max():.3f}, entropy {bits:.3f} bits", flush=True)
-    thesis_map_figures(book, x_test[indices], maps, names, labels, n_masks=profile.n_masks, p=profile.p)
-    return {"indices": groups, "maps": maps, "entropy": entropy, "probs": probs[indices]}
+    for label, index, bits, agreement in zip(labels, indices, entropy, stability):
+        print(f"[figures] {label}, p={probs[index].max():.3f}, entropy {bits:.3f} bits, map's two-seed Spearman "
+              f"{agreement:.2f} (estimated)", flush=True)
+    thesis_map_figures(book, x_test[indices], maps, names, labels, n_masks=profile.n_masks, p=profile.p,
+                       stability=stability)
+    return {"indices": groups, "maps": maps, "stability": stability, "entropy": entropy, "probs": probs[indices]}
 
 
 def _compared(standardizer: Standardizer, x_test: np.ndarray, y_test: np.ndarray, k: int):

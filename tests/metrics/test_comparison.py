@@ -45,7 +45,15 @@ def test_similarity_and_method_comparisons_are_seeded(tmp_path):
     names, matrix = first.agreement
     assert names == list(first.maps) and matrix.shape == (4, 4)
     text = open(first.write_csv(tmp_path / "t.csv")).read().splitlines()
-    assert text[0] == "name,metric,mean,low,high,n" and len(text) == 1 + 4 * 2
+    assert text[0] == "name,metric,mean,low,high,n" and len(text) == 1 + 4 * 4  # 2 AUCs, stability, masks used
+    assert sorted(first.stability) == sorted(first.maps)
+    np.testing.assert_allclose(np.diag(matrix), [first.stability[name].mean() for name in names])  # noise floor
+    assert all(np.all(first.masks_used[name] == 12) for name in names)
+    adaptive = comparison.similarity_comparison(model, images, labels, similarities=["cosine"], aggregations=["none"],
+                                                step=16, target_stability=0.95, max_masks=36, replicas=4, **options)
+    used = adaptive.masks_used["cosine/none"]
+    assert np.all(used % 12 == 0) and np.all((used >= 12) & (used <= 36))
+    assert np.all((adaptive.stability["cosine/none"] >= 0.95) | (used == 36))
 
     methods = {"drise": ("drise", {}), "smooth": ("smoothgrad", {"samples": 3})}
     one = comparison.method_comparison(model, images, labels, methods=methods, step=16, seed=7, n_masks=10,
@@ -54,6 +62,11 @@ def test_similarity_and_method_comparisons_are_seeded(tmp_path):
                                        grid_size=2)
     for name in methods:
         np.testing.assert_array_equal(one.maps[name], two.maps[name])
+    assert sorted(one.stability) == ["drise"] and sorted(one.masks_used) == ["drise"]  # SmoothGrad's is unknown
+    assert np.isnan(one.agreement[1][1, 1])
+    deterministic = comparison.method_comparison(model, images, labels, methods={"saliency": ("saliency", {})},
+                                                 step=16)
+    np.testing.assert_array_equal(deterministic.stability["saliency"], [1.0, 1.0, 1.0])
     other = comparison.method_comparison(model, images, labels, methods=methods, step=16, seed=8, n_masks=10,
                                          grid_size=2)
     assert not np.array_equal(other.maps["smooth"], one.maps["smooth"])
