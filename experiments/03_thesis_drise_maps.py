@@ -8,6 +8,9 @@ the thesis and quick profiles, 40 on the tests' tiny profile.
 For each selected test image (the first K of each group, in test-set order): the 3D surface of the raw weighted
 sum with planes at 0.1*N*p and N*p (its scale), and the "Original Image" / "Saliency Map" overlay figure. The
 prediction entropy (bits) of each image is printed, as the thesis computed it. The class pair is configurable.
+Each map is a Monte Carlo estimate: its stability (the Spearman agreement expected between two runs with different
+mask seeds, estimated from the masks it used) is printed and written to the figure index. A last cell draws the same
+maps with antithetic masks and stops each one at a stability target instead of a fixed N.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/03_thesis_drise_maps.py``.
 """
 # %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
@@ -27,6 +30,8 @@ P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
 PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
 SEED = exp.profile.seed  # seed of the masks (the thesis set none)
+SAMPLING = "antithetic"  # mask design of the last cell: "iid" (thesis), "antithetic", "sobol" or "latin"
+TARGET_STABILITY = 0.9  # last cell: draw masks until each map's estimated two-seed Spearman reaches this
 
 # %% Choose the images: the first K test images of TRUE_CLASS classified as TRUE_CLASS, and as PAIR_CLASS
 images_std = exp.standardizer.transform(exp.x_test)  # the model's input: per-channel standardised images
@@ -48,13 +53,15 @@ if indices.size == 0:
 # %% D-RISE as in the thesis: the raw weighted sum of the masks, explained for the TRUE class
 drise = DRise.thesis(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
                      precision=PRECISION, seed=SEED, progress=True)
-maps = drise.explain(images_std[indices], exp.y_test[indices])
+maps, stability = drise.explain(images_std[indices], exp.y_test[indices], return_stability=True)
+# stability: each map's estimated two-seed Spearman (B,); drise.standard_error: the per-pixel standard error (B, H, W)
 
 # %% Prediction entropy (bits) and the scale of each raw map (the thesis computed the entropy and did not use it)
 entropy = prediction_entropy(probs[indices])
-for index, bits, weighted_sum in zip(indices, entropy, maps):
+for index, bits, weighted_sum, agreement in zip(indices, entropy, maps, stability):
     print(f"  #{int(index):5d}  p={probs[index].max():.3f}  entropy {bits:.3f} bits   "
-          f"map min {weighted_sum.min():9.2f}  max {weighted_sum.max():9.2f}  (N*p = {N_MASKS * P_KEEP:g})")
+          f"map min {weighted_sum.min():9.2f}  max {weighted_sum.max():9.2f}  (N*p = {N_MASKS * P_KEEP:g})   "
+          f"two-seed Spearman {agreement:.2f}")
 
 # %% Thesis figure 4 per image: the 3D surface of the raw map and the overlay (files 04_<group>_<rank>_*.png)
 names = [f"{group}_{rank + 1}" for group, members in groups.items() for rank in range(len(members))]
@@ -64,8 +71,21 @@ book = FigureBook(exp.figures_dir, "python experiments/03_thesis_drise_maps.py",
                   {"profile": exp.profile.name, "true_class": TRUE_CLASS, "pair_class": PAIR_CLASS,
                    "k_images": K_IMAGES, "n_masks": N_MASKS, "grid_size": GRID_SIZE, "p": P_KEEP, "seed": SEED},
                   keep_open=exp.keep_open)
-plotting.thesis_map_figures(book, exp.x_test[indices], maps, names, labels, n_masks=N_MASKS, p=P_KEEP)
+plotting.thesis_map_figures(book, exp.x_test[indices], maps, names, labels, n_masks=N_MASKS, p=P_KEEP,
+                            stability=stability)
 print("index:", book.write_index())
+
+# %% The same estimator on a variance-reduced mask design, each map stopped at TARGET_STABILITY
+stable = DRise.thesis(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
+                      precision=PRECISION, seed=SEED, sampling=SAMPLING, target_stability=TARGET_STABILITY,
+                      max_masks=8 * N_MASKS, progress=True)
+stable_maps, stable_stability = stable.explain(images_std[indices], exp.y_test[indices], return_stability=True)
+for index, used, agreement in zip(indices, stable.masks_used, stable_stability):
+    print(f"  #{int(index):5d}  {SAMPLING} masks: {used:6d} used, two-seed Spearman {agreement:.2f}")
+fig = plotting.saliency_grid(exp.x_test[indices], {"thesis (iid)": maps, f"{SAMPLING}, stopped": stable_maps},
+                             title=f"Thesis D-RISE: N = {N_MASKS} iid masks vs {SAMPLING} masks to stability "
+                                   f"{TARGET_STABILITY}")
+plotting.save(fig, exp.figures_dir / "thesis_maps_stable.png", close=not exp.keep_open)
 
 # %% Show the figures (a window when run as a script with a display; Spyder shows them by itself)
 if exp.keep_open:

@@ -10,7 +10,9 @@ On the first K test images (the profile's k_compare: 50 on the thesis profile, 2
 true class, every score x aggregation comes from ONE set of forward passes (DRise.explain_scores); then the
 deletion / insertion AUC of every variant (mean and 95% interval, printed and written as CSV), a grid of maps
 (images x scores), the AUC bars per aggregation and the pairwise agreement (Spearman rank correlation, top-10%
-overlap).
+overlap). Every map also gets its estimated two-seed agreement (return_stability=True): the noise floor, drawn on the
+agreement heatmap's diagonal, that any agreement between two variants must be read against. Set TARGET_STABILITY
+to run every variant to that stability instead of a fixed N.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/04_similarity_comparison.py``.
 """
 # %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
@@ -34,6 +36,9 @@ AGGREGATIONS_COMPARED = AGGREGATIONS  # ("none", "np", "coverage", "debiased"); 
 GRID_AGGREGATION = "none"  # aggregation of the maps drawn in the grid and the agreement figures (thesis: "none")
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32, i.e. 32 on 32x32)
+SAMPLING = "iid"  # mask design: "iid" (thesis), "antithetic", "sobol" or "latin"
+TARGET_STABILITY = None  # e.g. 0.8: masks per image until every variant's two-seed Spearman reaches it (N_MASKS per round)
+MAX_MASKS = 10 * N_MASKS  # most masks per image with TARGET_STABILITY
 
 
 # %% A custom similarity score: register it, and every comparison below includes it
@@ -53,12 +58,19 @@ images_std = exp.standardizer.transform(images)  # the model's input: per-channe
 
 # %% D-RISE maps under every score and aggregation: one set of masks and forward passes serves them all
 drise = DRise(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
-              precision=PRECISION, seed=SEED)
-maps = drise.explain_scores(images_std, labels, similarities=SIMILARITIES, aggregations=AGGREGATIONS_COMPARED)
+              precision=PRECISION, seed=SEED, sampling=SAMPLING, target_stability=TARGET_STABILITY,
+              max_masks=MAX_MASKS, progress=TARGET_STABILITY is not None)
+maps, stability = drise.explain_scores(images_std, labels, similarities=SIMILARITIES,
+                                       aggregations=AGGREGATIONS_COMPARED, return_stability=True)
 # maps: "<score>/<aggregation>" -> (K, 32, 32), e.g. maps["cosine/none"] is the thesis's map
+# stability: "<score>/<aggregation>" -> (K,) estimated two-seed Spearman; drise.masks_used: masks per image
+print(f"masks per image: {np.unique(drise.masks_used).tolist()}")
+for name, values in stability.items():
+    print(f"  {name:28s} two-seed Spearman: median {np.median(values):.2f} (min {values.min():.2f})")
 
 # %% Faithfulness of every variant (deletion / insertion AUC per image) and the agreement between them
-comparison = metrics.compare(exp.model, images_std, maps, step=STEP)
+comparison = metrics.compare(exp.model, images_std, maps, step=STEP, stability=stability,
+                             masks_used={name: drise.masks_used for name in maps})
 print(comparison.format())
 print("CSV:", comparison.write_csv(exp.figures_dir / "similarity_auc.csv"))
 
@@ -83,7 +95,8 @@ for aggregation in AGGREGATIONS_COMPARED:
 names, matrix = comparison.agreement
 keep = [i for i, name in enumerate(names) if name.endswith("/" + GRID_AGGREGATION)]
 fig = plotting.agreement_heatmap(list(chosen), matrix[np.ix_(keep, keep)],
-                                 title=f"Similarity scores ({GRID_AGGREGATION!r}): mean Spearman rank correlation")
+                                 title=f"Similarity scores ({GRID_AGGREGATION!r}): mean Spearman rank correlation\n"
+                                       "(diagonal: two-seed agreement, the noise floor)")
 plotting.save(fig, exp.figures_dir / "similarity_agreement.png", close=not exp.keep_open)
 overlap_names, overlap = metrics.agreement_matrix(chosen, metric="topk", fraction=0.1)
 fig = plotting.agreement_heatmap(overlap_names, overlap,

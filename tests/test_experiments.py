@@ -132,6 +132,8 @@ def test_03_thesis_drise_maps(tiny_env):
             assert f"04_{group}_{rank}_surface.png" in names and f"04_{group}_{rank}_overlay.png" in names, names
     assert sum(map(len, selected.values())) >= 1, done.stdout
     assert done.stdout.count("entropy") >= sum(map(len, selected.values()))
+    assert done.stdout.count("two-seed Spearman") >= 2 * sum(map(len, selected.values()))  # fixed N and stopped
+    assert "thesis_maps_stable.png" in names
 
 
 @pytest.mark.slow
@@ -141,6 +143,7 @@ def test_04_similarity_comparison(tiny_env):
     folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "figures" / "experiments" / "04_similarity_comparison"
     csv_text = (folder / "similarity_auc.csv").read_text()
     assert "log_odds/none" in csv_text and "cosine/debiased" in csv_text
+    assert "cosine/none,two_seed_spearman," in csv_text and "masks per image" in done.stdout
     assert (folder / "similarity_agreement_all.csv").read_text().startswith("cosine/none,")
     names = [p.name for p in _pngs(tiny_env, "04_similarity_comparison.py")]
     assert names == sorted(["similarity_grid.png", "similarity_agreement.png", "similarity_topk_overlap.png",

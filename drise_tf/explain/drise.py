@@ -525,22 +525,21 @@ class DRise(Explainer):
 
     def _stability(self, sums: ReplicaSums, score: int, aggregation: str, images: Any = slice(None)) -> np.ndarray:
         """Estimated two-seed Spearman (B,) of the maps of ``images``, from half and quarter maps of the replicas
-        (:func:`drise_tf.explain.stability.extrapolate`)."""
+        (:func:`drise_tf.explain.stability.split_design`, :func:`~drise_tf.explain.stability.extrapolate`)."""
         if self.replicas < 2:
             raise ValueError(f"a stability estimate needs >= 2 mask replicas; this DRise has {self.replicas} "
                              f"(replicas and n_masks={self.n_masks})")
 
-        def correlation(first_groups: np.ndarray, second_groups: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-            first, second = sums.combine(score, first_groups, images), sums.combine(score, second_groups, images)
-            maps = [aggregate(part, aggregation, self.p, self.n_masks) for part in (first, second)]
-            return stability_lib.mean_pearson(*maps), (0.5 * (first.counts + second.counts)).mean(axis=1)
-
+        design = stability_lib.split_design(self.replicas)
+        parts = sums.combine(score, design.groups, images)
+        ranks = stability_lib.unit_ranks(aggregate(parts, aggregation, self.p, self.n_masks))
         masks = sums.counts[images].sum(axis=1)
-        splits = stability_lib.half_splits(self.replicas)
-        r_half, half_masks = correlation(splits, 1.0 - splits)
-        r_quarter, quarter_masks = correlation(*stability_lib.quarter_splits(self.replicas)) \
-            if self.replicas >= 4 else (None, None)
-        return stability_lib.extrapolate(r_half, r_quarter, masks, half_masks, quarter_masks)
+        half_masks = parts.counts[:, design.halves].mean(axis=(1, 2))
+        if len(design.quarters) == 0:
+            return stability_lib.extrapolate(stability_lib.pair_pearson(ranks, design.halves), None, masks, half_masks)
+        return stability_lib.extrapolate(stability_lib.pair_pearson(ranks, design.halves),
+                                         stability_lib.pair_pearson(ranks, design.quarters), masks, half_masks,
+                                         parts.counts[:, design.quarters].mean(axis=(1, 2)))
 
 
 register_explainer("drise", DRise)

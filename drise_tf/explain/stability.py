@@ -15,69 +15,100 @@ The per-pixel standard error is the spread of the R replica maps (each on the fu
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import numpy as np
 import scipy.stats
 
-#: At most this many half splits are used (all of them for R <= 8: 35 for R = 8).
+#: At most this many pairs of halves, and of quarters, are used (all of them for R <= 8: 35 and 210 for R = 8).
 MAX_SPLITS = 64
+MAX_QUARTER_SPLITS = 256
+
+Part = Tuple[int, ...]
 
 
-def half_splits(replicas: int) -> np.ndarray:
-    """Ways to split ``replicas`` replicas into two halves, as float (splits, replicas) with 1 for the first half.
+@dataclass(frozen=True)
+class SplitDesign:
+    """Groups of replicas whose maps are compared, and which groups pair up.
 
-    The first half has ``replicas // 2`` members; for an even count each split appears once (the first half holds
-    replica 0). Beyond :data:`MAX_SPLITS` splits a fixed, evenly spread subset is kept.
+    Attributes
+    ----------
+    groups : np.ndarray float (G, R)
+        1 where replica r belongs to group g; each group's map is computed and ranked once.
+    halves : np.ndarray int (P, 2)
+        Pairs of disjoint groups that together hold every replica (two independent maps of about N/2 masks).
+    quarters : np.ndarray int (Q, 2)
+        Pairs of disjoint groups of about R/4 replicas each, cut from the halves (empty below 4 replicas).
     """
+
+    groups: np.ndarray
+    halves: np.ndarray
+    quarters: np.ndarray
+
+
+def _cuts(members: Part) -> List[Tuple[Part, Part]]:
+    """Every way to cut ``members`` into its first ``len // 2`` and the rest, each cut once."""
+    size = len(members) // 2
+    return [(part, tuple(m for m in members if m not in part)) for part in itertools.combinations(members, size)
+            if 2 * size < len(members) or members[0] in part]
+
+
+def _evenly(items: list, most: int) -> list:
+    return items if len(items) <= most else [items[i] for i in np.linspace(0, len(items) - 1, most).round().astype(int)]
+
+
+@functools.lru_cache(maxsize=16)
+def split_design(replicas: int) -> SplitDesign:
+    """The :class:`SplitDesign` of ``replicas`` (>= 2) replicas: every cut into two halves (at most
+    :data:`MAX_SPLITS`, evenly spread) and every cut of those halves into quarters (at most
+    :data:`MAX_QUARTER_SPLITS`)."""
     if replicas < 2:
         raise ValueError(f"a stability estimate needs >= 2 replicas, got {replicas}")
-    half = replicas // 2
-    combos = [c for c in itertools.combinations(range(replicas), half) if replicas % 2 or 0 in c]
-    if len(combos) > MAX_SPLITS:
-        combos = [combos[i] for i in np.linspace(0, len(combos) - 1, MAX_SPLITS).round().astype(int)]
-    splits = np.zeros((len(combos), replicas))
-    for row, members in enumerate(combos):
-        splits[row, list(members)] = 1.0
-    return splits
+    halves = _evenly(_cuts(tuple(range(replicas))), MAX_SPLITS)
+    quarters = _evenly([cut for half in halves for part in half if len(part) >= 2 for cut in _cuts(part)],
+                       MAX_QUARTER_SPLITS) if replicas >= 4 else []
+    parts = sorted({part for pair in halves + quarters for part in pair})
+    index = {part: row for row, part in enumerate(parts)}
+    groups = np.zeros((len(parts), replicas))
+    for row, part in enumerate(parts):
+        groups[row, list(part)] = 1.0
+    return SplitDesign(groups=groups,
+                       halves=np.array([[index[a], index[b]] for a, b in halves], dtype=np.int64),
+                       quarters=np.array([[index[a], index[b]] for a, b in quarters], dtype=np.int64).reshape(-1, 2))
 
 
-def quarter_splits(replicas: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Pairs of disjoint quarters (``replicas // 4`` replicas each; >= 4 replicas), as two float (splits, replicas)
-    arrays: each half of every :func:`half_splits` split, cut in two."""
-    if replicas < 4:
-        raise ValueError(f"quarters need >= 4 replicas, got {replicas}")
-    quarter = replicas // 4
-    first, second = [], []
-    for split in half_splits(replicas):
-        for members in (np.flatnonzero(split), np.flatnonzero(1 - split)):
-            a, b = np.zeros(replicas), np.zeros(replicas)
-            a[members[:quarter]], b[members[quarter : 2 * quarter]] = 1.0, 1.0
-            first.append(a)
-            second.append(b)
-    return np.array(first), np.array(second)
+def unit_ranks(maps: np.ndarray) -> np.ndarray:
+    """Ranks of each map over its last axis (ties get mean ranks), centred and scaled to unit length: the dot
+    product of two such rows is their Spearman correlation. A constant map becomes all zeros."""
+    ranks = scipy.stats.rankdata(maps, axis=-1)
+    ranks -= ranks.mean(axis=-1, keepdims=True)
+    norm = np.sqrt((ranks**2).sum(axis=-1, keepdims=True))
+    return np.divide(ranks, norm, out=np.zeros_like(ranks), where=norm > 0)
+
+
+def _agreement(ranks_a: np.ndarray, ranks_b: np.ndarray) -> np.ndarray:
+    """Spearman of unit-rank rows; two constant rows agree (1.0), one constant row against a varying one gives 0."""
+    rho = (ranks_a * ranks_b).sum(axis=-1)
+    both_constant = ~ranks_a.any(axis=-1) & ~ranks_b.any(axis=-1)
+    return np.where(both_constant, 1.0, rho)
 
 
 def row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman correlation of each row pair of ``a`` and ``b`` (..., P) over the last axis (ties get mean ranks);
     NaN where a row is constant (the correlation is undefined)."""
-    ranks_a = scipy.stats.rankdata(a, axis=-1)
-    ranks_b = scipy.stats.rankdata(b, axis=-1)
-    ranks_a -= ranks_a.mean(axis=-1, keepdims=True)
-    ranks_b -= ranks_b.mean(axis=-1, keepdims=True)
-    norm = np.sqrt((ranks_a**2).sum(axis=-1) * (ranks_b**2).sum(axis=-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norm > 0, (ranks_a * ranks_b).sum(axis=-1) / np.where(norm > 0, norm, 1.0), np.nan)
+    ranks_a, ranks_b = unit_ranks(a), unit_ranks(b)
+    defined = ranks_a.any(axis=-1) & ranks_b.any(axis=-1)
+    return np.where(defined, (ranks_a * ranks_b).sum(axis=-1), np.nan)
 
 
 def rank_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """:func:`row_spearman` for two runs of one map: two constant rows count as agreeing (1.0: both runs gave the
     same map), one constant row against a varying one as 0."""
-    rho = row_spearman(a, b)
-    both_constant = (np.ptp(a, axis=-1) == 0) & (np.ptp(b, axis=-1) == 0)
-    return np.where(both_constant, 1.0, np.nan_to_num(rho, nan=0.0))
+    return _agreement(unit_ranks(a), unit_ranks(b))
 
 
 def spearman_to_pearson(rho: np.ndarray) -> np.ndarray:
@@ -90,9 +121,9 @@ def pearson_to_spearman(r: np.ndarray) -> np.ndarray:
     return 6.0 / np.pi * np.arcsin(np.clip(np.asarray(r, dtype=np.float64), -1.0, 1.0) / 2.0)
 
 
-def mean_pearson(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Mean over splits of the Gaussian-copula Pearson correlation of paired maps (B, splits, P) -> (B,)."""
-    return spearman_to_pearson(rank_agreement(first, second)).mean(axis=-1)
+def pair_pearson(ranks: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Mean Gaussian-copula Pearson correlation (B,) over ``pairs`` (K, 2) of the groups' unit ranks (B, G, P)."""
+    return spearman_to_pearson(_agreement(ranks[:, pairs[:, 0]], ranks[:, pairs[:, 1]])).mean(axis=-1)
 
 
 def extrapolate(r_half: np.ndarray, r_quarter: Optional[np.ndarray], masks: np.ndarray, half_masks: np.ndarray,

@@ -52,18 +52,21 @@ def test_extrapolation_closed_forms():
         stability.pearson_to_spearman(r_half))
 
 
-def test_half_splits():
-    splits = stability.half_splits(8)
-    assert splits.shape == (35, 8) and np.all(splits.sum(axis=1) == 4) and np.all(splits[:, 0] == 1)
-    assert len({row.tobytes() for row in splits}) == 35
-    odd = stability.half_splits(5)
-    assert odd.shape == (10, 5) and np.all(odd.sum(axis=1) == 2)
-    assert stability.half_splits(16).shape == (stability.MAX_SPLITS, 16)
+def test_split_design():
+    design = stability.split_design(8)
+    groups, halves, quarters = design.groups, design.halves, design.quarters
+    assert halves.shape == (35, 2) and quarters.shape == (210, 2)  # every cut of 8 into 4 + 4, and of 4 into 2 + 2
+    assert len(groups) == 70 + 28 and set(groups.sum(axis=1)) == {2.0, 4.0}
+    np.testing.assert_array_equal(groups[halves[:, 0]] + groups[halves[:, 1]], 1.0)  # disjoint, together all
+    assert np.all(groups[quarters[:, 0]] * groups[quarters[:, 1]] == 0) and np.all(groups[quarters].sum(axis=2) == 2)
+    assert len({tuple(sorted(map(tuple, groups[pair].astype(int)))) for pair in quarters}) == 210  # each pair once
+    odd = stability.split_design(5)
+    assert odd.halves.shape == (10, 2) and len(odd.quarters) > 0
+    np.testing.assert_array_equal(odd.groups[odd.halves[:, 0]] + odd.groups[odd.halves[:, 1]], 1.0)
+    assert stability.split_design(16).halves.shape == (stability.MAX_SPLITS, 2)
+    assert stability.split_design(2).quarters.shape == (0, 2)
     with pytest.raises(ValueError, match=">= 2 replicas"):
-        stability.half_splits(1)
-    first, second = stability.quarter_splits(8)
-    assert first.shape == second.shape == (70, 8) and np.all(first.sum(axis=1) == 2) and np.all(second.sum(axis=1) == 2)
-    assert not np.any(first * second)  # disjoint
+        stability.split_design(1)
 
 
 @pytest.mark.parametrize("signal", ["normal", "heavy-tailed"])
@@ -81,13 +84,12 @@ def test_estimate_is_calibrated_on_synthetic_monte_carlo_maps(signal, noise):
 
     first, second = run(), run()
     measured = stability.rank_agreement(first.mean(axis=1), second.mean(axis=1))
-    halves = stability.half_splits(replicas)
-    quarters = stability.quarter_splits(replicas)
-    r_half = stability.mean_pearson(np.einsum("brp,kr->bkp", first, halves) / 4,
-                                    np.einsum("brp,kr->bkp", first, 1 - halves) / 4)
-    r_quarter = stability.mean_pearson(*(np.einsum("brp,kr->bkp", first, q) / 2 for q in quarters))
+    design = stability.split_design(replicas)
+    group_maps = np.einsum("brp,gr->bgp", first, design.groups) / design.groups.sum(axis=1)[:, None]
+    ranks = stability.unit_ranks(group_maps)
     full = np.full(maps, 8.0)
-    estimate = stability.extrapolate(r_half, r_quarter, full, full / 2, full / 4)
+    estimate = stability.extrapolate(stability.pair_pearson(ranks, design.halves),
+                                     stability.pair_pearson(ranks, design.quarters), full, full / 2, full / 4)
     assert abs(np.median(estimate) - np.median(measured)) < 0.03
     error = stability.replica_standard_error(first)
     assert abs(np.median(error) / noise - 1) < 0.1  # the mean of 8 replicas of noise sqrt(8) * noise has SE noise
@@ -149,6 +151,7 @@ def test_stability_is_calibrated_on_a_trained_model(trained, sampling):
 
 @pytest.mark.realdata
 @pytest.mark.slow
+@pytest.mark.keras3_only
 def test_adaptive_stopping_is_not_flattered_by_optional_stopping(trained):
     """Where images stop at the target, a second seed with the same number of masks agrees as well as promised."""
     from drise_tf.explain import DRise
