@@ -9,8 +9,8 @@ and for two estimators (the thesis's raw cosine sum and the debiased sums):
    ``--round`` masks up to ``--max-masks``; the maps of nested prefixes (whole rounds) of the two runs are compared.
    Where 0.9 is not reached, the count is extrapolated from the last prefix with Spearman-Brown (marked ``>``...``~``).
    Wall time of each long run beside a pure forward pass over the same number of images.
-3. Adaptive stopping at 0.9 (thesis estimator, every design): masks used per image, and the two-seed agreement
-   measured at those stopping points (a second seed with the same N per image).
+3. Adaptive stopping (thesis estimator, ``--adaptive-target``, default 0.8): masks used per image, and the two-seed
+   agreement measured at those stopping points (a second seed with the same N per image).
 
     python benchmarks/drise_stability.py --run models/quick --data ../shared/data/cifar10-subset.npz
     python benchmarks/drise_stability.py --run models/quick --images 8 --count-images 4 --max-masks 4000  # smoke
@@ -20,7 +20,6 @@ Prints tables and writes them as JSON (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -29,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from drise_tf.core.compat import write_json_atomic  # noqa: E402
 from drise_tf.data.cifar import load_cifar10  # noqa: E402
 from drise_tf.explain.drise import DRise  # noqa: E402
 from drise_tf.explain.masks import SAMPLINGS  # noqa: E402
@@ -133,10 +133,10 @@ def forward_counts(model, images, labels, round_size, max_masks) -> list:
     return rows
 
 
-def adaptive(model, images, labels, round_size, max_masks) -> list:
+def adaptive(model, images, labels, round_size, max_masks, target, samplings) -> list:
     rows = []
-    for sampling in SAMPLINGS:
-        first = DRise.thesis(model, n_masks=round_size, sampling=sampling, target_stability=TARGET,
+    for sampling in samplings:
+        first = DRise.thesis(model, n_masks=round_size, sampling=sampling, target_stability=target,
                              max_masks=max_masks, seed=0)
         maps, estimate = first.explain(images, labels, return_stability=True)
         used = first.masks_used
@@ -150,7 +150,7 @@ def adaptive(model, images, labels, round_size, max_masks) -> list:
         stopped = used < (max_masks // round_size) * round_size
         rows.append(dict(sampling=sampling, masks_used=used.tolist(), estimated=estimate.tolist(),
                          measured=measured.tolist(), stopped=int(stopped.sum())))
-        print(f"  {sampling:10s} thesis map, target {TARGET}: masks used median {int(np.median(used))} "
+        print(f"  {sampling:10s} thesis map, target {target}: masks used median {int(np.median(used))} "
               f"(min {used.min()}, max {used.max()}; {stopped.sum()}/{len(used)} reached the target); at the stop "
               f"estimated {np.median(estimate[stopped]) if stopped.any() else float('nan'):.3f}, measured "
               f"{np.median(measured[stopped]) if stopped.any() else float('nan'):.3f} (median)", flush=True)
@@ -166,6 +166,9 @@ def main() -> None:
     parser.add_argument("--round", type=int, default=1000, help="masks per round of the long runs")
     parser.add_argument("--max-masks", type=int, default=20000)
     parser.add_argument("--parts", default="calibration,counts,adaptive")
+    parser.add_argument("--adaptive-target", type=float, default=0.8,
+                        help="target of part 3 (0.9 needs more than 20000 masks for most thesis maps)")
+    parser.add_argument("--adaptive-samplings", default=",".join(SAMPLINGS))
     parser.add_argument("--out", default="benchmarks/drise_stability.json")
     args = parser.parse_args()
 
@@ -176,19 +179,23 @@ def main() -> None:
     print(f"model {args.run}, {len(chosen)} test images (seeded choice), explained for their true class", flush=True)
     results = {}
     parts = args.parts.split(",")
+
+    def save(part: str, rows: list) -> None:
+        """Keep each finished part (written atomically), so an interrupted run loses only the part under way."""
+        results[part] = rows
+        write_json_atomic(args.out, results)
+
     if "calibration" in parts:
         print(f"== 1. calibration on {args.images} images", flush=True)
-        results["calibration"] = calibration(model, images[: args.images], labels[: args.images], (1000, 5000))
+        save("calibration", calibration(model, images[: args.images], labels[: args.images], (1000, 5000)))
     if "counts" in parts:
         print(f"== 2. forward passes to a two-seed Spearman of {TARGET} on {args.count_images} images", flush=True)
-        results["counts"] = forward_counts(model, images[: args.count_images], labels[: args.count_images],
-                                           args.round, args.max_masks)
+        save("counts", forward_counts(model, images[: args.count_images], labels[: args.count_images], args.round,
+                                      args.max_masks))
     if "adaptive" in parts:
-        print(f"== 3. adaptive stopping at {TARGET} on {args.count_images} images", flush=True)
-        results["adaptive"] = adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,
-                                       args.max_masks)
-    with open(args.out, "w") as handle:
-        json.dump(results, handle, indent=1)
+        print(f"== 3. adaptive stopping at {args.adaptive_target} on {args.count_images} images", flush=True)
+        save("adaptive", adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,
+                                  args.max_masks, args.adaptive_target, args.adaptive_samplings.split(",")))
     print(f"wrote {args.out}")
 
 

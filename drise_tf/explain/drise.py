@@ -125,7 +125,7 @@ class DRise(Explainer):
         variance-reduced ones with less Monte Carlo noise. "iid" is the thesis's.
     replicas : int
         Independent mask replicas behind the stability estimate and the standard error (>= 2 for those; fewer
-        are used when ``n_masks`` is smaller). 1 reproduces the single sum of earlier versions bit for bit.
+        are used when ``n_masks`` is smaller); 1 keeps a single sum and gives no error estimate.
     target_stability : float, optional
         Adaptive stopping: draw rounds of ``n_masks`` masks for each image until its estimated two-seed Spearman
         (:mod:`drise_tf.explain.stability`) reaches this value in (0, 1), or ``max_masks`` is reached.
