@@ -24,9 +24,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 import scipy.stats
 
-#: At most this many pairs of halves, and of quarters, are used (all of them for R <= 8: 35 and 210 for R = 8).
-MAX_SPLITS = 64
-MAX_QUARTER_SPLITS = 256
+#: At most this many pairs of halves, and of quarters cut from them, are used (for R = 8: 16 of the 35 cuts into
+#: halves, evenly spread, and the 96 cuts of their halves into quarters; 60 maps ranked per estimate).
+MAX_SPLITS = 16
+MAX_QUARTER_SPLITS = 128
 
 Part = Tuple[int, ...]
 
