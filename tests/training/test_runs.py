@@ -74,6 +74,6 @@ def test_train_run_bad_arguments_and_missing_files(npz_source, tmp_path):
 @pytest.mark.realdata
 def test_simple_cnn_one_epoch_on_real_data(cifar_subset_file, tmp_path):
     result = training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=str(cifar_subset_file),
-                                n_train=10_000, n_val=2000, n_test=2000, epochs=1, batch_size=32,
+                                n_train=4000, n_val=1000, n_test=1000, epochs=1, batch_size=32,
                                 evaluate_train=False, verbose=0)
-    assert result["evaluation"]["accuracy"] > 0.35
+    assert result["evaluation"]["accuracy"] > 0.3  # chance is 0.1
