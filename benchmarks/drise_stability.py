@@ -74,15 +74,18 @@ def calibration(model, images, labels, sizes) -> list:
     return rows
 
 
-def prefix_maps(scores: np.ndarray, masks: np.ndarray, sizes, aggregation: str) -> np.ndarray:
-    """Maps (len(sizes), B, H*W) of the first n masks, raw per n masks or debiased (independent numpy path)."""
-    flat = masks.reshape(len(masks), -1).astype(np.float64)
-    out = []
+def prefix_maps(scores: np.ndarray, flat_masks: np.ndarray, sizes, aggregation: str) -> np.ndarray:
+    """Maps (len(sizes), B, H*W) of the first n masks (float64 (N, H*W)), raw per n masks or debiased (an
+    independent numpy path), summed one prefix step at a time."""
+    raw = np.zeros((len(scores), flat_masks.shape[1]))
+    score_sum, mask_sum = np.zeros((len(scores), 1)), np.zeros(flat_masks.shape[1])
+    out, done = [], 0
     for n in sizes:
-        raw = scores[:, :n].astype(np.float64) @ flat[:n]
-        if aggregation == "debiased":
-            raw = raw - scores[:, :n].mean(axis=1, keepdims=True) * flat[:n].sum(axis=0)
-        out.append(raw)
+        raw += scores[:, done:n].astype(np.float64) @ flat_masks[done:n]
+        score_sum += scores[:, done:n].sum(axis=1, keepdims=True, dtype=np.float64)
+        mask_sum += flat_masks[done:n].sum(axis=0)
+        done = n
+        out.append(raw - score_sum / n * mask_sum if aggregation == "debiased" else raw.copy())
     return np.stack(out)
 
 
@@ -113,9 +116,10 @@ def forward_counts(model, images, labels, round_size, max_masks) -> list:
         used = min(int(r["explainer"].masks_used.min()) for r in runs)
         usable = sizes[sizes <= used]
         forwards = len(images) * max_masks
+        flat_masks = [r["explainer"].masks.reshape(-1, images[0, ..., 0].size).astype(np.float64) for r in runs]
         for name in ESTIMATORS:
             score, aggregation = name.split("/")
-            curves = [prefix_maps(r["scores"][score], r["explainer"].masks, usable, aggregation) for r in runs]
+            curves = [prefix_maps(r["scores"][score], flat, usable, aggregation) for r, flat in zip(runs, flat_masks)]
             medians = [float(np.median(rank_agreement(a, b))) for a, b in zip(*curves)]
             n, extrapolated = needed(usable, medians)
             rows.append(dict(sampling=sampling, estimator=name, masks_to_target=n, extrapolated=extrapolated,

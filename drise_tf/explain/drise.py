@@ -159,10 +159,10 @@ class DRise(Explainer):
     def __init__(
         self,
         model: Any,
+        *,
         n_masks: int = 5000,
         grid_size: masks_lib.SizeLike = 16,
         p: float = 0.5,
-        *,
         upsample: str = "nearest",
         shift: Optional[masks_lib.SizeLike] = None,
         similarity: Union[str, similarity_lib.Score] = "cosine",
@@ -372,10 +372,11 @@ class DRise(Explainer):
         """Maps (B, H, W) under this D-RISE's score and aggregation, then the per-mask scores (B, N) and the
         stabilities (B,) as asked (:meth:`Explainer.explain` is the public entry)."""
         variant = (0, self.aggregation)
-        sums, scores = self._accumulate(images, targets, (self.score,), return_scores, [variant])
+        sums, scores, stability = self._accumulate(images, targets, (self.score,), return_scores, [variant],
+                                                   return_stability)
         maps = self._maps(sums, *variant, images.shape[1:3])
         self.standard_error = self._standard_error(sums, *variant, maps)
-        extras = ([scores[0]] if return_scores else []) + ([self._stability(sums, *variant)] if return_stability else [])
+        extras = ([scores[0]] if return_scores else []) + ([stability[variant]] if return_stability else [])
         return (maps, *extras) if extras else maps
 
     def explain_scores(
@@ -426,7 +427,8 @@ class DRise(Explainer):
             checks.one_of(aggregation, "aggregations", AGGREGATIONS)
         variants = {f"{score.name}/{aggregation}": (index, aggregation)
                     for index, score in enumerate(scores_fns) for aggregation in aggregations}
-        sums, scores = self._accumulate(images, targets, scores_fns, return_scores, list(variants.values()))
+        sums, scores, stability = self._accumulate(images, targets, scores_fns, return_scores,
+                                                   list(variants.values()), return_stability)
         maps, errors = {}, {}
         for name, variant in variants.items():
             raw = self._maps(sums, *variant, images.shape[1:3])
@@ -434,19 +436,21 @@ class DRise(Explainer):
             maps[name] = normalize_maps(raw, self.normalize)
         self.standard_error = errors
         extras = ([{score.name: scores[index] for index, score in enumerate(scores_fns)}] if return_scores else []) + (
-            [{name: self._stability(sums, *variant) for name, variant in variants.items()}] if return_stability else [])
+            [{name: stability[variant] for name, variant in variants.items()}] if return_stability else [])
         return (maps, *extras) if extras else maps
 
     # -------------------------------------------------------------------------------------- sums and estimates
     def _accumulate(
         self, images: np.ndarray, targets: np.ndarray, scores_fns: Tuple[similarity_lib.Score, ...],
-        keep_scores: bool, stop_variants: List[Tuple[int, str]],
-    ) -> Tuple[ReplicaSums, Optional[np.ndarray]]:
-        """Stream the mask rounds through the model: the replica sums of every image, and the scores (S, B, N)
-        (NaN beyond an image's :attr:`masks_used`).
+        keep_scores: bool, variants: List[Tuple[int, str]], want_stability: bool,
+    ) -> Tuple[ReplicaSums, Optional[np.ndarray], Optional[Dict[Tuple[int, str], np.ndarray]]]:
+        """Stream the mask rounds through the model: the replica sums of every image, the scores (S, B, N) (NaN
+        beyond an image's :attr:`masks_used`) and each variant's final stability (B,) (None unless adaptive or
+        ``want_stability``).
 
         One round of ``n_masks`` masks without ``target_stability``; with it, rounds until each image's stability
-        (the lowest over ``stop_variants``) reaches the target or the next round would pass ``max_masks``.
+        (the lowest over ``variants``) reaches the target or the next round would pass ``max_masks``; an image's
+        stability is the one of its last round, its sums do not change after it.
         """
         count, height, width, channels = images.shape
         target_vectors = self._target_vectors(images, targets, scores_fns)
@@ -458,24 +462,28 @@ class DRise(Explainer):
             if keep_scores else None
         bar = keras.utils.Progbar(rounds, stateful_metrics=["masks", "running", "median stability"]) \
             if self.progress and adaptive else None
+        stability = {variant: np.empty(count) for variant in variants} if adaptive or want_stability else None
         active = np.arange(count)
         for index in range(rounds):
             plan, replica = self._round(index, (height, width))
             self._run_round(step, plan, replica, images, target_vectors, active, sums,
                             None if scores_out is None else scores_out[..., index * self.n_masks :])
+            if stability is not None:
+                for variant in variants:
+                    stability[variant][active] = self._stability(sums, *variant, images=active)
             if not adaptive:
                 break
-            stability = np.min([self._stability(sums, *variant, images=active) for variant in stop_variants], axis=0)
+            lowest = np.min([stability[variant][active] for variant in variants], axis=0)
             if bar is not None:
                 bar.update(index + 1, values=[("masks", (index + 1) * self.n_masks), ("running", len(active)),
-                                              ("median stability", float(np.median(stability)))])
-            active = active[stability < self.target_stability]
+                                              ("median stability", float(np.median(lowest)))])
+            active = active[lowest < self.target_stability]
             if len(active) == 0:
                 break
         if bar is not None and index + 1 < rounds:
             bar.update(rounds, finalize=True)
         self.masks_used = sums.counts.sum(axis=1).round().astype(np.int64)
-        return sums, None if scores_out is None else scores_out[..., : self.masks_used.max()]
+        return sums, None if scores_out is None else scores_out[..., : self.masks_used.max()], stability
 
     def _run_round(
         self, step: Any, plan: masks_lib.MaskPlan, replica: np.ndarray, images: np.ndarray,
@@ -533,13 +541,12 @@ class DRise(Explainer):
         design = stability_lib.split_design(self.replicas)
         parts = sums.combine(score, design.groups, images)
         ranks = stability_lib.unit_ranks(aggregate(parts, aggregation, self.p, self.n_masks))
-        masks = sums.counts[images].sum(axis=1)
-        half_masks = parts.counts[:, design.halves].mean(axis=(1, 2))
-        if len(design.quarters) == 0:
-            return stability_lib.extrapolate(stability_lib.pair_pearson(ranks, design.halves), None, masks, half_masks)
-        return stability_lib.extrapolate(stability_lib.pair_pearson(ranks, design.halves),
-                                         stability_lib.pair_pearson(ranks, design.quarters), masks, half_masks,
-                                         parts.counts[:, design.quarters].mean(axis=(1, 2)))
+        quarters = len(design.quarters) > 0
+        return stability_lib.extrapolate(
+            stability_lib.pair_pearson(ranks, design.halves),
+            stability_lib.pair_pearson(ranks, design.quarters) if quarters else None,
+            sums.counts[images].sum(axis=1), parts.counts[:, design.halves].mean(axis=(1, 2)),
+            parts.counts[:, design.quarters].mean(axis=(1, 2)) if quarters else None)
 
 
 register_explainer("drise", DRise)

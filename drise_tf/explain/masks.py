@@ -112,11 +112,9 @@ def _max_shift(grid: Tuple[int, int], size: Tuple[int, int], upsample: str, shif
     return max_shift
 
 
-def _check_design(n: int, grid_size: SizeLike, p: float, image_size: SizeLike, upsample: str,
+def _check_design(grid_size: SizeLike, p: float, image_size: SizeLike, upsample: str,
                   shift: Optional[SizeLike]) -> Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int]]:
     """Checked (grid, image size, largest shift) of a mask design."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n (number of masks) must be an int >= 1, got {n!r}")
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 < float(p) <= 1.0:
         raise ValueError(f"p (probability that a grid cell is kept) must lie in (0, 1], got {p!r}")
     if upsample not in UPSAMPLE_MODES:
@@ -139,7 +137,9 @@ def plan_masks(
     seed: SeedLike = None,
 ) -> MaskPlan:
     """Draw the random part of ``n`` i.i.d. masks (see :func:`generate_masks` for the arguments)."""
-    grid, size, max_shift = _check_design(n, grid_size, p, image_size, upsample, shift)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n (number of masks) must be an int >= 1, got {n!r}")
+    grid, size, max_shift = _check_design(grid_size, p, image_size, upsample, shift)
     rng = rng_from(seed)
     grids = rng.random((int(n),) + grid) < float(p)
     offsets = np.stack(
@@ -206,7 +206,7 @@ class MaskStream:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
             raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
-        self.grid, self.image_size, self.max_shift = _check_design(1, grid_size, p, image_size, upsample, shift)
+        self.grid, self.image_size, self.max_shift = _check_design(grid_size, p, image_size, upsample, shift)
         self.p = float(p)
         self.upsample = upsample
         self.sampling = sampling
