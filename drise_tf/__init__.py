@@ -12,6 +12,7 @@ room           what it holds
 ``explain``    the Explainer interface, D-RISE (masks, similarity scores), gradient, CAM, visualisation
 ``metrics``    faithfulness, agreement, randomisation, statistics, comparisons
 ``plotting``   every figure, and the figure sets ``reproduce`` files
+``evaluation`` the resumable evaluation of every map over a data set, and its ranked, tested answer
 ``studies``    the neighbouring studies: ImageNet ResNet-50, stride/kernel sweep, misclassified Grad-CAM, FGSM
 ``reproduction`` profiles and the one-command run (``reproduce``)
 =============  ===========================================================================================
@@ -27,6 +28,7 @@ from drise_tf.core import console
 #: drise_tf`` is instant and the command line can decide how quiet TensorFlow is before it is imported.
 _EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
     "data": ("drise_tf.data", None),
+    "evaluation": ("drise_tf.evaluation", None),
     "explain": ("drise_tf.explain", None),
     "metrics": ("drise_tf.metrics", None),
     "plotting": ("drise_tf.plotting", None),
@@ -53,7 +55,12 @@ _EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
     "normalize_maps": ("drise_tf.explain", "normalize_maps"),
     "register_explainer": ("drise_tf.explain", "register_explainer"),
     "similarity": ("drise_tf.explain", "similarity"),
+    "evaluate_maps": ("drise_tf.evaluation", "evaluate_maps"),
+    "write_report": ("drise_tf.evaluation", "write_report"),
     "deletion_insertion": ("drise_tf.metrics", "deletion_insertion"),
+    "efficient_mprt": ("drise_tf.metrics", "efficient_mprt"),
+    "mu_fidelity": ("drise_tf.metrics", "mu_fidelity"),
+    "road": ("drise_tf.metrics", "road"),
     "rank_correlation": ("drise_tf.metrics", "rank_correlation"),
     "topk_overlap": ("drise_tf.metrics", "topk_overlap"),
     "FigureBook": ("drise_tf.plotting", "FigureBook"),

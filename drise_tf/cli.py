@@ -2,6 +2,7 @@
 
     python -m drise_tf train --recipe thesis --epochs 100 --data PATH --out models/NAME
     python -m drise_tf evaluate --run models/NAME [--data PATH]
+    python -m drise_tf evaluate-maps --run models/NAME --images 1000 [--resume] [--data PATH]
     python -m drise_tf reproduce --profile quick|thesis [--data PATH]
     python -m drise_tf figures --profile quick|thesis [--data PATH]
 """
@@ -62,6 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n-test", type=int, default=None)
     _add_data(evaluate)
 
+    maps = commands.add_parser(
+        "evaluate-maps", help="explain test images with every D-RISE score and method, measure them (ROAD first), "
+        "rank them with paired tests; resumable")
+    maps.add_argument("--run", required=True, help="trained run folder, e.g. models/quick")
+    maps.add_argument("--images", type=int, default=1000, help="test images, a seeded random choice (default: 1000)")
+    maps.add_argument("--all-images", action="store_true", help="the whole test set instead of --images")
+    maps.add_argument("--out", default=None, help="results folder (default: <run>/evaluation)")
+    maps.add_argument("--resume", action="store_true", help="continue the run stored in --out with the same settings")
+    maps.add_argument("--n-masks", type=int, default=2000, help="D-RISE / RISE masks per image (default: 2000)")
+    maps.add_argument("--sampling", default="antithetic", help="mask design: iid, antithetic, sobol or latin")
+    maps.add_argument("--target-stability", type=float, default=None,
+                      help="run each map to this estimated two-seed Spearman instead of a fixed --n-masks")
+    maps.add_argument("--max-masks", type=int, default=None, help="cap of masks per image with --target-stability")
+    maps.add_argument("--noise-images", type=int, default=100,
+                      help="first images explained with a second seed, for the maps' Monte Carlo noise (default 100)")
+    maps.add_argument("--mprt-images", type=int, default=100,
+                      help="first images explained on the fully randomised model too, for the eMPRT (default 100)")
+    maps.add_argument("--chunk-size", type=int, default=25, help="images per stored chunk (default: 25)")
+    maps.add_argument("--seed", type=int, default=0)
+    _add_data(maps)
+
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
     _add_profile(reproduce)
     reproduce.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
@@ -103,6 +125,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             from drise_tf.training import evaluate_run
 
             evaluate_run(args.run, data=args.data, n_test=args.n_test)
+        elif args.command == "evaluate-maps":
+            from drise_tf.evaluation import evaluate_run_maps
+
+            written = evaluate_run_maps(
+                args.run, data=args.data, images=None if args.all_images else args.images, out=args.out,
+                seed=args.seed, resume=args.resume, noise_images=args.noise_images, mprt_images=args.mprt_images,
+                chunk_size=args.chunk_size,
+                drise_options={"n_masks": args.n_masks, "sampling": args.sampling,
+                               "target_stability": args.target_stability, "max_masks": args.max_masks},
+            )
+            print(f"[evaluate-maps] report: {written['report']}", flush=True)
         else:
             from drise_tf.reproduction.run import reproduce
 

@@ -16,9 +16,10 @@ ALLOWED = {
     "metrics": {"core", "explain"},
     "plotting": {"core", "data"},
     "studies": {"core", "data", "training", "explain"},
+    "evaluation": {"core", "data", "training", "explain", "metrics", "plotting"},
     "reproduction": {"core", "data", "training", "explain", "metrics", "plotting", "studies"},
     "experiment": {"data", "training", "reproduction"},
-    "cli": {"core", "training", "reproduction"},
+    "cli": {"core", "data", "training", "evaluation", "reproduction"},
     "__main__": {"cli"},
 }
 
@@ -57,6 +58,6 @@ def test_the_checker_sees_a_backward_arrow(tmp_path):
 def test_facade_names_exist_and_rooms_have_one_name():
     for name in drise_tf.__all__:
         assert hasattr(drise_tf, name), name
-    rooms = {"data", "training", "explain", "metrics", "plotting", "studies", "reproduction"}
+    rooms = {"data", "training", "explain", "metrics", "plotting", "evaluation", "studies", "reproduction"}
     assert rooms <= set(drise_tf.__all__)
     assert all(getattr(drise_tf, room).__name__ == f"drise_tf.{room}" for room in rooms)

@@ -34,6 +34,8 @@ def test_parser_knows_every_command():
     assert parser.parse_args(["evaluate", "--run", "models/x"]).run == "models/x"
     assert parser.parse_args(["reproduce", "--profile", "thesis"]).profile == "thesis"
     assert parser.parse_args(["figures"]).profile == "quick"
+    maps = parser.parse_args(["evaluate-maps", "--run", "models/x", "--images", "50", "--resume", "--sampling", "sobol"])
+    assert (maps.images, maps.resume, maps.sampling, maps.n_masks, maps.noise_images) == (50, True, "sobol", 2000, 100)
     with pytest.raises(SystemExit):
         parser.parse_args(["train"])  # --out is required
 
@@ -61,6 +63,11 @@ def test_output_is_quiet_by_default_and_verbose_on_request(tmp_path):
 def test_unknown_profile_is_a_clear_error(capsys):
     assert cli.main(["figures", "--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_evaluate_maps_errors_name_the_argument(tmp_path, capsys):
+    assert cli.main(["evaluate-maps", "--run", str(tmp_path / "none")]) == 2
+    assert "has no model" in capsys.readouterr().err
 
 
 def test_figures_without_a_run_says_how_to_make_one(tmp_path, capsys):

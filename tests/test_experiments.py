@@ -194,3 +194,12 @@ def test_10_fgsm(tiny_env):
     done = run_script(_script("10_fgsm.py"), tiny_env)
     assert "eps 0: " in done.stdout
     assert [p.name for p in _pngs(tiny_env, "10_fgsm.py")] == ["fgsm_accuracy.png", "fgsm_examples.png"]
+
+
+def test_11_evaluation(tiny_env):
+    done = run_script(_script("11_evaluation.py"), tiny_env)
+    assert "primary metric, declared before the run: road_gap" in done.stdout
+    assert "Primary metric, declared before the run: road_gap" in done.stdout  # the report's first section
+    folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "models" / "tiny" / "evaluation"
+    assert (folder / "ranking_road_gap.csv").is_file() and (folder / "pairs_road_gap.csv").is_file()
+    assert [p.name for p in _pngs(tiny_env, "11_evaluation.py")] == ["11_ranking_road_gap.png"]

@@ -1,6 +1,6 @@
-"""How good a saliency map is: faithfulness (:mod:`.faithfulness`: deletion and insertion), agreement between
-maps (:mod:`.agreement`), the model-randomisation sanity check (:mod:`.randomisation`), intervals
-(:mod:`.statistics`) and the comparisons of similarity scores and methods built on them (:mod:`.comparison`)."""
+"""How good a saliency map is: faithfulness (:mod:`.faithfulness`: deletion and insertion, ROAD, MuFidelity),
+agreement between maps (:mod:`.agreement`), the model-randomisation sanity checks (:mod:`.randomisation`: cascading
+and efficient MPRT), intervals and paired tests (:mod:`.statistics`) and the comparisons of similarity scores and methods built on them (:mod:`.comparison`)."""
 from drise_tf.metrics.agreement import (
     AGREEMENT_METRICS,
     agreement_matrix,
@@ -11,6 +11,7 @@ from drise_tf.metrics.comparison import (
     DEFAULT_METHODS,
     Comparison,
     compare,
+    explain_methods,
     faithfulness,
     method_comparison,
     sanity_check,
@@ -18,21 +19,42 @@ from drise_tf.metrics.comparison import (
 )
 from drise_tf.metrics.faithfulness import (
     MODES,
+    ROAD_FRACTIONS,
+    ROAD_ORDERS,
     auc,
     causal_curves,
     causal_fractions,
     deletion_insertion,
     gaussian_blur,
     gaussian_kernel,
+    mu_fidelity,
+    noisy_linear_imputation,
     predicted_classes,
+    road,
     salience_order,
 )
-from drise_tf.metrics.randomisation import layer_groups, randomization_check
-from drise_tf.metrics.statistics import mean_ci, summary_table
+from drise_tf.metrics.randomisation import (
+    efficient_mprt,
+    layer_groups,
+    map_entropy,
+    randomised_model,
+    randomization_check,
+)
+from drise_tf.metrics.statistics import (
+    bootstrap_ci,
+    compact_letters,
+    holm,
+    mean_ci,
+    pairwise_comparisons,
+    summary_table,
+    wilcoxon_p,
+)
 
 __all__ = [
     "AGREEMENT_METRICS", "agreement_matrix", "rank_correlation", "topk_overlap", "DEFAULT_METHODS", "Comparison", "compare",
-    "faithfulness", "method_comparison", "sanity_check", "similarity_comparison", "MODES", "auc", "causal_curves",
-    "causal_fractions", "deletion_insertion", "gaussian_blur", "gaussian_kernel", "predicted_classes",
-    "salience_order", "layer_groups", "randomization_check", "mean_ci", "summary_table",
+    "explain_methods", "faithfulness", "method_comparison", "sanity_check", "similarity_comparison", "MODES",
+    "ROAD_FRACTIONS", "ROAD_ORDERS", "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
+    "gaussian_kernel", "mu_fidelity", "noisy_linear_imputation", "predicted_classes", "road", "salience_order",
+    "efficient_mprt", "layer_groups", "map_entropy", "randomised_model", "randomization_check", "bootstrap_ci",
+    "compact_letters", "holm", "mean_ci", "pairwise_comparisons", "summary_table", "wilcoxon_p",
 ]

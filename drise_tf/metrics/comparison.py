@@ -213,7 +213,41 @@ def method_comparison(
         Shared options of the masking methods (``n_masks``, ``grid_size``, ``p``, ``precision``, ``batch_size``;
         ``target_stability`` and ``max_masks`` for a fixed stability instead of a fixed N).
     """
-    methods = DEFAULT_METHODS if methods is None else methods
+    maps, stability, masks_used = explain_methods(model, images, targets,
+                                                  methods=DEFAULT_METHODS if methods is None else methods, seed=seed,
+                                                  progress=True, **drise_options)
+    return compare(model, images, maps, step=step, stability=stability, masks_used=masks_used)
+
+
+def explain_methods(
+    model: Any,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    methods: Mapping[str, Tuple[str, Dict[str, Any]]],
+    seed: int = 0,
+    progress: bool = False,
+    **drise_options: Any,
+) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """The maps of several methods on the same images and targets, with what is known of their Monte Carlo noise.
+
+    Parameters
+    ----------
+    methods : dict
+        Display name -> (explainer name, options).
+    seed : int
+        Seed of every method with a random step (masks, SmoothGrad noise): same seed, same maps.
+    progress : bool
+        Print a line as each method is done.
+    **drise_options
+        Shared options of the masking methods (see :func:`method_comparison`).
+
+    Returns
+    -------
+    (maps, stability, masks_used)
+        Name -> maps (B, H, W); name -> per-image two-seed Spearman (estimated for the masking methods, 1 for
+        deterministic methods, absent where unknown); name -> masks behind each map (masking methods).
+    """
     maps, stability, masks_used = {}, {}, {}
     for display, (name, options) in methods.items():
         options = _method_options(name, options, seed, drise_options)
@@ -225,8 +259,9 @@ def method_comparison(
             maps[display] = explainer.explain(images, targets)
             if name not in SEEDED_METHODS:  # deterministic: a second run gives the same map
                 stability[display] = np.ones(len(images))
-        print(f"[compare] {display}: done", flush=True)
-    return compare(model, images, maps, step=step, stability=stability, masks_used=masks_used)
+        if progress:
+            print(f"[compare] {display}: done", flush=True)
+    return maps, stability, masks_used
 
 
 def sanity_check(

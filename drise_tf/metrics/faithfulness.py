@@ -1,9 +1,9 @@
 """Faithfulness of saliency maps: the causal metrics of the RISE paper (deletion and insertion curves and their AUC),
-adapted to small images and batched: one forward pass per chunk of ``batch_size`` perturbed images, mixing images
-and steps, never one pass per image."""
+ROAD (removal with noisy linear imputation, Rong et al. 2022) and MuFidelity (Bhatt et al. 2020); all batched: one
+forward pass per chunk of ``batch_size`` perturbed images, mixing images and steps, never one pass per image."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -170,11 +170,7 @@ def causal_curves(
 
     if classes is None:
         classes = predicted_classes(model, images, batch_size=batch_size)
-    classes = np.asarray(classes)
-    if classes.shape != (n_images,) or not np.issubdtype(classes.dtype, np.integer):
-        raise ValueError(
-            f"classes must be integer class indices of shape ({n_images},), got {classes.dtype} {classes.shape}"
-        )
+    classes = _check_classes(classes, n_images)
 
     if mode == "deletion":
         start, finish = images, np.zeros_like(images)
@@ -194,10 +190,8 @@ def causal_curves(
         steps, which = np.divmod(items, n_images)
         changed = rank[which] < (steps * step)[:, None]
         batch = np.where(changed[:, :, None], finish[which], start[which])
-        probs = _probabilities(model, batch.reshape(len(items), height, width, channels))
-        if classes.min() < 0 or classes.max() >= probs.shape[1]:
-            raise ValueError(f"classes must be in [0, {probs.shape[1]}), got values {classes.min()}..{classes.max()}")
-        curves[items] = probs[np.arange(len(items)), classes[which]]
+        curves[items] = _class_probabilities(model, batch.reshape(len(items), height, width, channels),
+                                             classes[which])
     return curves.reshape(n_steps + 1, n_images).T
 
 
@@ -250,3 +244,280 @@ def deletion_insertion(model, images: np.ndarray, maps: np.ndarray, **kwargs) ->
         result[f"{mode}_curve"] = curves
         result[f"{mode}_auc"] = auc(curves, x)
     return result
+
+
+# ------------------------------------------------------------------------------------------------------------ ROAD
+#: Removed fraction of pixels at each ROAD step (Rong et al. 2022 use 10% .. 90%).
+ROAD_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: ROAD orders: most relevant first (MoRF, lower is better) and least relevant first (LeRF, higher is better).
+ROAD_ORDERS = ("morf", "lerf")
+# The imputer's neighbour weights (Rong et al.): 1/6 for the 4 direct neighbours, 1/12 for the 4 diagonal ones.
+_NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
+               (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))
+
+
+def noisy_linear_imputation(
+    image: np.ndarray, removed: np.ndarray, *, noise: float = 0.01, rng: Optional[np.random.Generator] = None
+) -> np.ndarray:
+    """ROAD's noisy linear imputation (Rong et al. 2022) of the ``removed`` pixels of one image.
+
+    Every removed pixel becomes the weighted mean of its (up to 8) neighbours inside the image, direct ones weighted
+    1/6, diagonal ones 1/12, all removed pixels solved jointly as one sparse linear system (one right-hand side per
+    channel); then Gaussian noise of standard deviation ``noise`` is added to the imputed values. Kept pixels are
+    unchanged. The imputed values carry no trace of the removed ones, so the model cannot read the removal's shape
+    from a constant fill.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        One image (H, W, C).
+    removed : np.ndarray
+        bool (H, W): the pixels to replace; at least one pixel must be kept.
+    noise : float
+        Standard deviation of the noise added to imputed values (model-input units).
+    rng : np.random.Generator, optional
+        Source of the noise (needed when ``noise > 0``).
+
+    Returns
+    -------
+    np.ndarray
+        float64 (H, W, C).
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    image = np.asarray(image, dtype=np.float64)
+    removed = np.asarray(removed, dtype=bool)
+    if image.ndim != 3 or removed.shape != image.shape[:2]:
+        raise ValueError(f"removed must be a (H, W) mask of the (H, W, C) image, got {removed.shape} for {image.shape}")
+    height, width, channels = image.shape
+    unknown = np.flatnonzero(removed)
+    if unknown.size == height * width:
+        raise ValueError("removed covers every pixel: nothing is left to impute from")
+    flat = image.reshape(-1, channels).copy()
+    if unknown.size == 0:
+        return flat.reshape(image.shape)
+    position = np.full(height * width, -1)
+    position[unknown] = np.arange(unknown.size)
+    rows, cols = np.divmod(unknown, width)
+    diagonal = np.zeros(unknown.size)
+    known_sum = np.zeros((unknown.size, channels))
+    entries_row, entries_col, entries_val = [], [], []
+    for d_row, d_col, weight in _NEIGHBOURS:
+        n_row, n_col = rows + d_row, cols + d_col
+        inside = np.flatnonzero((n_row >= 0) & (n_row < height) & (n_col >= 0) & (n_col < width))
+        neighbour = n_row[inside] * width + n_col[inside]
+        diagonal[inside] += weight
+        is_unknown = position[neighbour] >= 0
+        entries_row.append(inside[is_unknown])
+        entries_col.append(position[neighbour[is_unknown]])
+        entries_val.append(np.full(int(is_unknown.sum()), -weight))
+        known_sum[inside[~is_unknown]] += weight * flat[neighbour[~is_unknown]]  # one neighbour per direction
+    index = np.arange(unknown.size)
+    system = sparse.csc_matrix(
+        (np.concatenate(entries_val + [diagonal]),
+         (np.concatenate(entries_row + [index]), np.concatenate(entries_col + [index]))),
+        shape=(unknown.size, unknown.size),
+    )
+    imputed = np.asarray(spsolve(system, known_sum)).reshape(unknown.size, channels)
+    if noise > 0:
+        if rng is None:
+            raise ValueError("rng is needed when noise > 0")
+        imputed = imputed + noise * rng.standard_normal(imputed.shape)
+    flat[unknown] = imputed
+    return flat.reshape(image.shape)
+
+
+def road(
+    model,
+    images: np.ndarray,
+    maps: np.ndarray,
+    *,
+    classes: np.ndarray,
+    fractions: Sequence[float] = ROAD_FRACTIONS,
+    noise: float = 0.01,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> Dict[str, np.ndarray]:
+    """ROAD, RemOve And Debias (Rong et al. 2022), without retraining: the class probability after the most (MoRF)
+    or least (LeRF) relevant pixels are replaced by :func:`noisy_linear_imputation`.
+
+    Pixels are ordered by the map (ties in row-major order, the reverse order for LeRF); at each fraction f the
+    first ``round(f * H * W)`` pixels of the order are imputed. The imputation noise of image ``i``, fraction ``j``
+    and order ``o`` comes from ``numpy.random.default_rng((seed, i, j, o))``: two map sets measured with the same
+    seed on the same images see the same noise (paired comparisons).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Takes model-input images, outputs probabilities (B, classes).
+    images, maps : np.ndarray
+        Images (B, H, W, C) and their maps (B, H, W).
+    classes : np.ndarray
+        The class whose probability is read, per image (B,).
+    fractions : sequence of float
+        Removed fractions, each in (0, 1).
+    noise : float
+        Imputation noise (see :func:`noisy_linear_imputation`).
+    seed : int
+        Seed of the imputation noise.
+    batch_size : int
+        Imputed images per forward pass.
+
+    Returns
+    -------
+    dict
+        ``morf`` and ``lerf`` (B, F) probabilities per fraction; ``morf_mean`` and ``lerf_mean`` (B,) their means
+        over fractions; ``gap`` (B,) = ``lerf_mean - morf_mean`` (higher is better: the map tells the pixels that
+        matter from those that do not).
+    """
+    images, maps = _check_images_maps(images, maps)
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.ndim != 1 or fractions.size == 0 or np.any(fractions <= 0) or np.any(fractions >= 1):
+        raise ValueError(f"fractions must be a non-empty sequence of values in (0, 1), got {fractions.tolist()}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    n_images, height, width, channels = images.shape
+    classes = _check_classes(classes, n_images)
+    pixels = height * width
+    counts = np.maximum(1, np.minimum(pixels - 1, np.round(fractions * pixels).astype(int)))
+    orders = {"morf": salience_order(maps), "lerf": salience_order(maps)[:, ::-1]}
+    perturbed = np.empty((n_images, len(ROAD_ORDERS), fractions.size, height, width, channels), dtype=np.float32)
+    for i in range(n_images):
+        for o, name in enumerate(ROAD_ORDERS):
+            for j, count in enumerate(counts):
+                removed = np.zeros(pixels, dtype=bool)
+                removed[orders[name][i, :count]] = True
+                rng = np.random.default_rng((seed, i, j, o))
+                perturbed[i, o, j] = noisy_linear_imputation(images[i], removed.reshape(height, width),
+                                                             noise=noise, rng=rng)
+    flat = perturbed.reshape(-1, height, width, channels)
+    owner = np.repeat(np.arange(n_images), len(ROAD_ORDERS) * fractions.size)
+    probs = np.concatenate([_class_probabilities(model, flat[k : k + batch_size], classes[owner[k : k + batch_size]])
+                            for k in range(0, len(flat), batch_size)])
+    probs = probs.reshape(n_images, len(ROAD_ORDERS), fractions.size)
+    result = {name: probs[:, o] for o, name in enumerate(ROAD_ORDERS)}
+    result.update({f"{name}_mean": result[name].mean(axis=1) for name in ROAD_ORDERS})
+    result["gap"] = result["lerf_mean"] - result["morf_mean"]
+    return result
+
+
+def _check_classes(classes: np.ndarray, n_images: int) -> np.ndarray:
+    classes = np.asarray(classes)
+    if classes.shape != (n_images,) or not np.issubdtype(classes.dtype, np.integer):
+        raise ValueError(
+            f"classes must be integer class indices of shape ({n_images},), got {classes.dtype} {classes.shape}"
+        )
+    return classes
+
+
+def _class_probabilities(model, batch: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    probs = _probabilities(model, batch)
+    if classes.min() < 0 or classes.max() >= probs.shape[1]:
+        raise ValueError(f"classes must be in [0, {probs.shape[1]}), got values {classes.min()}..{classes.max()}")
+    return probs[np.arange(len(batch)), classes].astype(np.float64)
+
+
+# ----------------------------------------------------------------------------------------------------- MuFidelity
+def mu_fidelity(
+    model,
+    images: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    classes: np.ndarray,
+    grid_size: int = 8,
+    subset_fraction: float = 0.2,
+    n_perturbations: int = 128,
+    baseline: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> Dict[str, np.ndarray]:
+    """MuFidelity (Bhatt et al. 2020): per image, the Pearson correlation, over random subsets S of pixels, between
+    the map's sum over S and the drop of the class probability when S is set to ``baseline``.
+
+    The subsets are ``round(subset_fraction * grid_size**2)`` cells of a ``grid_size`` x ``grid_size`` grid over the
+    image, drawn without replacement, ``n_perturbations`` per image (from ``numpy.random.default_rng(seed)``). The
+    perturbed images do not depend on the maps, so every map set of ``maps`` is scored on the SAME forward passes.
+    A map whose sums over the subsets are constant (e.g. an all-zero Grad-CAM) carries no ranking: its correlation
+    is 0.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Takes model-input images, outputs probabilities (B, classes).
+    images : np.ndarray
+        Images (B, H, W, C).
+    maps : dict
+        Name -> maps (B, H, W).
+    classes : np.ndarray
+        The class whose probability is read, per image (B,).
+    grid_size : int
+        Cells per side (H and W are split as evenly as possible).
+    subset_fraction : float
+        Fraction of cells in each subset, in (0, 1).
+    n_perturbations : int
+        Subsets per image (>= 3).
+    baseline : float
+        Value the subset's pixels are set to (0: the mean colour of standardised images).
+    seed : int
+        Seed of the subsets.
+    batch_size : int
+        Perturbed images per forward pass.
+
+    Returns
+    -------
+    dict
+        Name -> correlations (B,) in [-1, 1], higher is better.
+    """
+    if not maps:
+        raise ValueError("maps must name at least one map set")
+    checked = {name: _check_images_maps(images, name_maps)[1] for name, name_maps in maps.items()}
+    images = _check_images_maps(images, next(iter(checked.values())))[0]
+    n_images, height, width, channels = images.shape
+    classes = _check_classes(classes, n_images)
+    grid_size = int(grid_size)
+    if not 1 <= grid_size <= min(height, width):
+        raise ValueError(f"grid_size must be in 1..{min(height, width)}, got {grid_size!r}")
+    cells = grid_size * grid_size
+    subset = int(round(subset_fraction * cells))
+    if not 0 < subset_fraction < 1 or not 1 <= subset < cells:
+        raise ValueError(f"subset_fraction must leave 1..{cells - 1} of {cells} cells in a subset, got {subset_fraction!r}")
+    if isinstance(n_perturbations, bool) or int(n_perturbations) != n_perturbations or n_perturbations < 3:
+        raise ValueError(f"n_perturbations must be an integer >= 3, got {n_perturbations!r}")
+    # cell of each pixel, splitting H and W as evenly as possible
+    cell_row = np.arange(height) * grid_size // height
+    cell_col = np.arange(width) * grid_size // width
+    pixel_cell = (cell_row[:, None] * grid_size + cell_col[None, :]).ravel()
+    rng = np.random.default_rng(seed)
+    chosen = np.argsort(rng.random((n_images, n_perturbations, cells)), axis=2)[:, :, :subset]
+    in_subset = np.zeros((n_images, n_perturbations, cells), dtype=bool)
+    np.put_along_axis(in_subset, chosen, True, axis=2)
+    pixel_masks = in_subset[:, :, pixel_cell]  # (B, P, H*W)
+
+    unperturbed = np.concatenate([_class_probabilities(model, images[k : k + batch_size], classes[k : k + batch_size])
+                                  for k in range(0, n_images, batch_size)])
+    drops = np.empty((n_images, n_perturbations))
+    flat_images = images.reshape(n_images, height * width, channels)
+    total = n_images * n_perturbations
+    for begin in range(0, total, batch_size):
+        items = np.arange(begin, min(begin + batch_size, total))
+        which, perturbation = np.divmod(items, n_perturbations)
+        batch = np.where(pixel_masks[which, perturbation][:, :, None], np.float32(baseline), flat_images[which])
+        drops[which, perturbation] = unperturbed[which] - _class_probabilities(
+            model, batch.reshape(len(items), height, width, channels), classes[which])
+    result = {}
+    for name, name_maps in checked.items():
+        sums = np.einsum("bph,bh->bp", pixel_masks.astype(np.float64),
+                         name_maps.reshape(n_images, -1).astype(np.float64))
+        result[name] = _row_pearson(sums, drops)
+    return result
+
+
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of ``a`` with the same row of ``b``; 0 where either row is constant."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    scale = np.maximum(np.abs(a).max(axis=1), 1e-300) * np.maximum(np.abs(b).max(axis=1), 1e-300)
+    constant = norm <= 1e-12 * scale * a.shape[1]
+    return np.where(constant, 0.0, (a * b).sum(axis=1) / np.where(constant, 1.0, norm))

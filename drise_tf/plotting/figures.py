@@ -312,6 +312,44 @@ def metric_bars(
     return fig
 
 
+def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float = 2.0) -> Figure:
+    """A ranking of variants on one metric: each mean with its confidence interval (black), the band of
+    ``noise_factor`` times the Monte Carlo noise of the mean around it (shaded, where known) and the compact letters.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Best first, with ``variant, mean, low, high, letters`` and optionally ``noise`` (as written by
+        :func:`drise_tf.evaluation.report.ranking`).
+    title : str
+        Axes title (the metric and its direction).
+    """
+    if not rows:
+        raise ValueError("rows is empty")
+    missing = {"variant", "mean", "low", "high", "letters"} - set(rows[0])
+    if missing:
+        raise ValueError(f"ranking rows need variant, mean, low, high, letters; they lack {sorted(missing)}")
+    names = [str(row["variant"]) for row in rows]
+    mean, low, high = (np.array([float(row[key]) for row in rows]) for key in ("mean", "low", "high"))
+    noise = np.array([float(row.get("noise", np.nan)) for row in rows])
+    positions = np.arange(len(rows))[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.4))
+    known = np.isfinite(noise) & (noise > 0)
+    ax.barh(positions[known], 2 * noise_factor * noise[known], left=mean[known] - noise_factor * noise[known],
+            height=0.6, color="tab:orange", alpha=0.3, label=f"{noise_factor:g} x Monte Carlo noise of the mean")
+    ax.errorbar(mean, positions, xerr=np.nan_to_num(np.stack([mean - low, high - mean])), fmt="o", color="black",
+                capsize=3, label="mean, 95% interval over images")
+    for position, row, right in zip(positions, rows, np.nanmax(np.stack([high, mean]), axis=0)):
+        ax.annotate(str(row["letters"]), (right, position), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def agreement_heatmap(names: Sequence[str], matrix: np.ndarray, *, title: str = "Rank correlation") -> Figure:
     """Annotated heatmap (-1 to 1, diverging colours) of pairwise agreement between methods or scores."""
     matrix = np.asarray(matrix, dtype=np.float64)

@@ -56,6 +56,10 @@ class Profile:
         Masks per D-RISE map in the comparisons.
     k_sanity, sanity_masks : int
         Test images and masks per D-RISE map of the model-randomisation sanity check (one map per cascade step).
+    k_evaluate : int or None
+        Test images of the evaluation run (``evaluate-maps``, experiment 11); None: the whole test set.
+    evaluate_masks : int
+        D-RISE / RISE masks per map in the evaluation run (antithetic pairs).
     seed : int
         Seed of every random step.
     """
@@ -83,6 +87,8 @@ class Profile:
     compare_masks: int = 2000
     k_sanity: int = 8
     sanity_masks: int = 1000
+    k_evaluate: Optional[int] = None
+    evaluate_masks: int = 2000
     seed: int = 0
 
     def replace(self, **changes: object) -> "Profile":
@@ -116,6 +122,7 @@ PROFILES: Dict[str, Profile] = {
         compare_masks=1000,
         k_sanity=4,
         sanity_masks=500,
+        k_evaluate=1000,
     ),
     # The Keras CNN study's model (simple_cnn, Adam, 16k images, 5 epochs): minutes on any CPU.
     "keras_cnn": Profile(
@@ -137,6 +144,7 @@ PROFILES: Dict[str, Profile] = {
         compare_masks=2000,
         k_sanity=8,
         sanity_masks=1000,
+        k_evaluate=1000,
     ),
     "tiny": Profile(
         name="tiny",
@@ -159,6 +167,8 @@ PROFILES: Dict[str, Profile] = {
         compare_masks=40,
         k_sanity=2,
         sanity_masks=20,
+        k_evaluate=6,
+        evaluate_masks=16,
     ),
 }
 

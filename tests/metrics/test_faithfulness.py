@@ -224,3 +224,139 @@ def test_bad_images_and_maps():
             metrics.mean_ci(values)
     with pytest.raises(ValueError, match="confidence"):
         metrics.mean_ci([1.0, 2.0], confidence=1.5)
+
+
+# ------------------------------------------------------------------------------------------------------------ ROAD
+def naive_imputation(image, removed, sweeps=4000):
+    """Gauss-Seidel sweeps of 'each removed pixel = weighted mean of its neighbours' (1/6 direct, 1/12 diagonal)."""
+    out = image.astype(np.float64).copy()
+    out[removed] = 0.0
+    height, width = removed.shape
+    for _ in range(sweeps):
+        for row, col in zip(*np.nonzero(removed)):
+            total, weights = 0.0, 0.0
+            for d_row in (-1, 0, 1):
+                for d_col in (-1, 0, 1):
+                    r, c = row + d_row, col + d_col
+                    if (d_row, d_col) != (0, 0) and 0 <= r < height and 0 <= c < width:
+                        w = 1 / 12 if d_row and d_col else 1 / 6
+                        total, weights = total + w * out[r, c], weights + w
+            out[row, col] = total / weights
+    return out
+
+
+def test_imputation_matches_naive_relaxation():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(6, 7, 2))
+    removed = rng.random((6, 7)) < 0.5
+    removed[0, 0] = False
+    got = metrics.noisy_linear_imputation(image, removed, noise=0.0)
+    np.testing.assert_allclose(got, naive_imputation(image, removed), atol=1e-8)
+    np.testing.assert_array_equal(got[~removed], image[~removed])
+
+
+def test_imputation_reproduces_a_linear_image_and_adds_seeded_noise():
+    rows, cols = np.mgrid[0:9, 0:9]
+    image = np.stack([1.0 + 0.3 * rows - 0.2 * cols, 2.0 * cols], axis=-1)
+    removed = np.zeros((9, 9), bool)
+    removed[2:7, 3:8] = True  # interior: every stencil is whole, and a linear image is its own weighted mean
+    np.testing.assert_allclose(metrics.noisy_linear_imputation(image, removed, noise=0.0), image, atol=1e-10)
+    noisy = metrics.noisy_linear_imputation(image, removed, noise=0.5, rng=np.random.default_rng(3))
+    again = metrics.noisy_linear_imputation(image, removed, noise=0.5, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(noisy, again)
+    residual = (noisy - image)[removed]
+    assert 0.35 < residual.std() < 0.65 and np.all((noisy - image)[~removed] == 0)
+    with pytest.raises(ValueError, match="every pixel"):
+        metrics.noisy_linear_imputation(image, np.ones((9, 9), bool))
+    with pytest.raises(ValueError, match="rng"):
+        metrics.noisy_linear_imputation(image, removed, noise=0.1)
+
+
+def test_road_perfect_map_wins_reversed_map_loses():
+    model = patch_model(scale=0.5)
+    images = patch_images(3)
+    classes = np.ones(3, dtype=np.int64)
+    perfect = np.repeat(perfect_map()[None], 3, axis=0)
+    kw = dict(classes=classes, fractions=(0.0625, 0.5), seed=1)
+    best = metrics.road(model, images, perfect, **kw)
+    worst = metrics.road(model, images, -perfect, **kw)
+    noise = metrics.road(model, images, np.random.default_rng(0).random((3, H, W)), **kw)
+    assert np.all(best["gap"] > noise["gap"]) and np.all(noise["gap"] > worst["gap"])
+    assert np.all(best["gap"] > 0.2) and np.all(worst["gap"] < -0.2)
+    np.testing.assert_allclose(best["morf_mean"], best["morf"].mean(axis=1))
+    assert best["morf"].shape == (3, 2)
+
+
+def test_road_probabilities_match_a_naive_loop():
+    model = tiny_cnn()
+    images = np.random.default_rng(1).normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = np.random.default_rng(2).random((2, H, W))
+    classes = np.array([0, 2])
+    got = metrics.road(model, images, maps, classes=classes, fractions=(0.25,), noise=0.1, seed=5, batch_size=3)
+    for i in range(2):
+        order = np.argsort(-maps[i].ravel(), kind="stable")
+        for o, chosen in enumerate((order[:16], order[::-1][:16])):
+            removed = np.zeros(H * W, bool)
+            removed[chosen] = True
+            imputed = metrics.noisy_linear_imputation(images[i], removed.reshape(H, W), noise=0.1,
+                                                      rng=np.random.default_rng((5, i, 0, o)))
+            expected = model.predict_on_batch(imputed[None].astype(np.float32))[0, classes[i]]
+            assert got[metrics.ROAD_ORDERS[o]][i, 0] == pytest.approx(float(expected), abs=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(fractions=(0.0,)), "fractions"), (dict(fractions=(1.0,)), "fractions"), (dict(noise=-1.0), "noise"),
+    (dict(classes=np.array([0])), "classes"),
+])
+def test_road_bad_arguments(kwargs, match):
+    options = dict(classes=np.array([0, 1]))
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        metrics.road(patch_model(), patch_images(2), np.zeros((2, H, W)), **options)
+
+
+# ------------------------------------------------------------------------------------------------------ MuFidelity
+def linear_model(weights):
+    """Output column 1 = sum(weights * x) exactly (no softmax): MuFidelity's known answer."""
+    inputs = keras.Input((H, W, 3), name="image")
+    flat = keras.layers.Flatten(name="flatten")(inputs)
+    outputs = keras.layers.Dense(2, name="head")(flat)
+    model = keras.Model(inputs, outputs)
+    kernel = np.zeros((H * W * 3, 2), np.float32)
+    kernel[:, 1] = weights.ravel()
+    model.get_layer("head").set_weights([kernel, np.zeros(2, np.float32)])
+    return model
+
+
+def test_mu_fidelity_known_answers_on_a_linear_model():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(H, W, 3)).astype(np.float32)
+    images = rng.normal(size=(3, H, W, 3)).astype(np.float32)
+    model = linear_model(weights)
+    exact = (weights[None] * images).sum(axis=-1)  # the drop of output 1 when a subset goes to 0 is its sum
+    got = metrics.mu_fidelity(model, images, {"exact": exact, "reversed": -exact, "flat": np.zeros((3, H, W))},
+                              classes=np.ones(3, np.int64), grid_size=4, n_perturbations=32, seed=1, batch_size=7)
+    np.testing.assert_allclose(got["exact"], 1.0, atol=1e-5)
+    np.testing.assert_allclose(got["reversed"], -1.0, atol=1e-5)
+    np.testing.assert_array_equal(got["flat"], 0.0)
+
+
+def test_mu_fidelity_matches_a_naive_loop():
+    model = tiny_cnn()
+    rng = np.random.default_rng(4)
+    images = rng.normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = rng.random((2, H, W))
+    classes = np.array([1, 2])
+    got = metrics.mu_fidelity(model, images, {"m": maps}, classes=classes, grid_size=4, subset_fraction=0.25,
+                              n_perturbations=10, seed=9)["m"]
+    draws = np.random.default_rng(9).random((2, 10, 16))
+    for i in range(2):
+        sums, drops = [], []
+        base = model.predict_on_batch(images[i : i + 1])[0, classes[i]]
+        for k in range(10):
+            cells = np.argsort(draws[i, k])[:4]
+            mask = np.isin((np.arange(H)[:, None] // 2) * 4 + np.arange(W)[None, :] // 2, cells)
+            perturbed = np.where(mask[:, :, None], 0.0, images[i]).astype(np.float32)
+            drops.append(base - model.predict_on_batch(perturbed[None])[0, classes[i]])
+            sums.append(maps[i][mask].sum())
+        assert got[i] == pytest.approx(np.corrcoef(sums, drops)[0, 1], abs=1e-4)

@@ -97,3 +97,51 @@ def test_randomization_check_bad_arguments():
         metrics.randomization_check(model, images, np.array([0]), gradient_map, layers=["flatten"])
     with pytest.raises(ValueError, match="explain_fn must return"):
         metrics.randomization_check(model, images, np.array([0]), lambda m, x, t: np.zeros((1, 2, 2)))
+
+
+# ---------------------------------------------------------------------------------------------- efficient MPRT
+def test_map_entropy_closed_forms():
+    uniform = np.arange(100, dtype=float).reshape(1, 10, 10)  # one value per bin
+    assert metrics.map_entropy(uniform, n_bins=100)[0] == pytest.approx(np.log(100))
+    two_values = np.zeros((1, 4, 4))
+    two_values[0, :2] = 5.0
+    assert metrics.map_entropy(two_values)[0] == pytest.approx(np.log(2))
+    assert metrics.map_entropy(np.ones((1, 3, 3)))[0] == 0.0
+    np.testing.assert_allclose(metrics.map_entropy(3 * uniform + 7), metrics.map_entropy(uniform))
+
+
+def test_randomised_model_changes_every_layer_and_not_the_model():
+    model = tiny_cnn()
+    before = [w.copy() for w in model.get_weights()]
+    randomised = metrics.randomised_model(model, seed=1)
+    for trained, new, kept in zip(model.get_weights(), randomised.get_weights(), before):
+        np.testing.assert_array_equal(trained, kept)
+        assert trained.shape == new.shape and (not np.any(trained) or not np.allclose(trained, new))
+    again = metrics.randomised_model(model, seed=1)
+    for a, b in zip(randomised.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_efficient_mprt_fails_a_map_that_ignores_the_model_and_passes_a_model_gradient():
+    from test_faithfulness import patch_images, patch_model
+
+    model = patch_model(scale=0.5)
+    images = patch_images(4)
+
+    def edges(model, x):
+        return np.abs(np.diff(x.sum(-1), axis=1, prepend=0)) + np.abs(np.diff(x.sum(-1), axis=2, prepend=0))
+
+    def gradient(model, x):
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = model(x)[:, 1]
+        return np.abs(tape.gradient(out, x).numpy()).sum(-1)
+
+    randomised = metrics.randomised_model(model, seed=0)
+    edge = metrics.efficient_mprt(edges(model, images), edges(randomised, images))
+    np.testing.assert_array_equal(edge["complexity_ratio"], 1.0)
+    np.testing.assert_allclose(edge["spearman"], 1.0)
+    assert not edge["passed"].any()
+    grad = metrics.efficient_mprt(gradient(model, images), gradient(randomised, images))
+    assert grad["passed"].all() and np.all(grad["spearman"] < 0.5)

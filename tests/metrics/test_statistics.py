@@ -24,3 +24,74 @@ def test_summary_table_rows():
     rows = metrics.summary_table({"cos": {"deletion_auc": [0.1, 0.3], "insertion_auc": [0.5, 0.7]}})
     assert [(r["name"], r["metric"], r["n"]) for r in rows] == [("cos", "deletion_auc", 2), ("cos", "insertion_auc", 2)]
     assert rows[0]["mean"] == pytest.approx(0.2) and rows[0]["low"] < 0.2 < rows[0]["high"]
+
+
+# ------------------------------------------------------------------------------------------ paired comparisons
+def naive_holm(pvalues):
+    """Holm by its definition: reject in increasing order while p_(k) <= alpha / (m - k + 1); the adjusted p-value
+    is the smallest alpha at which a hypothesis is rejected."""
+    m = len(pvalues)
+    order = np.argsort(pvalues)
+    adjusted = np.empty(m)
+    running = 0.0
+    for k, index in enumerate(order):
+        running = max(running, min(1.0, (m - k) * pvalues[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def test_holm_matches_its_definition_and_a_hand_example():
+    np.testing.assert_allclose(metrics.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = rng.random(7) ** 3
+        np.testing.assert_allclose(metrics.holm(p), naive_holm(p))
+    with pytest.raises(ValueError, match="pvalues"):
+        metrics.holm([0.5, 1.2])
+
+
+def test_wilcoxon_and_pairwise_comparisons_against_scipy():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=60)
+    values = {"a": base + 0.5, "b": base + rng.normal(0, 0.1, 60), "c": base + rng.normal(0, 0.1, 60)}
+    rows = {(r["a"], r["b"]): r for r in metrics.pairwise_comparisons(values, n_resamples=500)}
+    ab = rows[("a", "b")]
+    assert ab["p"] == pytest.approx(stats.wilcoxon(values["a"] - values["b"]).pvalue)
+    assert ab["mean_difference"] == pytest.approx(np.mean(values["a"] - values["b"]))
+    assert ab["low"] < ab["mean_difference"] < ab["high"] and ab["significant"]
+    assert not rows[("b", "c")]["significant"]
+    ordered = list(rows.values())
+    np.testing.assert_allclose([r["p_holm"] for r in ordered], naive_holm(np.array([r["p"] for r in ordered])))
+    assert metrics.wilcoxon_p(np.zeros(10)) == 1.0
+    with pytest.raises(ValueError, match="same number"):
+        metrics.pairwise_comparisons({"a": np.zeros(3), "b": np.zeros(4)})
+
+
+def test_bootstrap_interval_close_to_the_t_interval_and_seeded():
+    values = np.random.default_rng(2).normal(1.0, 2.0, size=400)
+    low, high = metrics.bootstrap_ci(values, n_resamples=4000, seed=3)
+    _, t_low, t_high = metrics.mean_ci(values)
+    assert abs(low - t_low) < 0.05 and abs(high - t_high) < 0.05
+    assert metrics.bootstrap_ci(values, n_resamples=4000, seed=3) == (low, high)
+    assert metrics.bootstrap_ci(np.full(5, 2.0)) == (2.0, 2.0)
+
+
+def test_compact_letters_examples():
+    names = ["x", "y", "z"]
+    assert metrics.compact_letters(names, []) == {"x": "a", "y": "a", "z": "a"}
+    assert metrics.compact_letters(names, [("x", "z")]) == {"x": "a", "y": "ab", "z": "b"}
+    assert metrics.compact_letters(names, [("x", "y"), ("x", "z"), ("y", "z")]) == {"x": "a", "y": "b", "z": "c"}
+    with pytest.raises(ValueError, match="not among"):
+        metrics.compact_letters(names, [("x", "w")])
+
+
+def test_compact_letters_share_a_letter_exactly_when_not_different():
+    rng = np.random.default_rng(5)
+    names = [f"v{k}" for k in range(7)]
+    for _ in range(30):
+        different = [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if rng.random() < 0.4]
+        letters = metrics.compact_letters(names, different)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                share = bool(set(letters[a]) & set(letters[b]))
+                assert share == ((a, b) not in different), (a, b, letters, different)

@@ -1,0 +1,97 @@
+"""Speed and memory of the evaluation run (``evaluate-maps``), as shares of one run's time (run by hand).
+
+    python benchmarks/evaluation_bench.py --run models/quick --data ../shared/data/cifar10-subset.npz
+
+On a few test images of a trained run: the time of every part of one chunk (D-RISE with every score, RISE, each
+other method, ROAD, MuFidelity + deletion / insertion), then images per minute for all variants together, the share
+of the time that is the forward-pass floor (every forward pass the run makes, timed as a pure compiled forward pass
+over as many images), and the peak memory after each chunk (it must not grow with the number of images).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noqa: E402
+from drise_tf.evaluation.run import DRISE_OPTIONS, METHODS, METRIC_SETTINGS  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", default="models/quick")
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--chunk-size", type=int, default=5)
+    args = parser.parse_args()
+
+    model, standardizer = load_run(args.run)
+    _, (x_test, y_test) = load_cifar10(args.data)
+    ids = np.sort(np.random.default_rng(0).permutation(len(x_test))[: args.images])
+    images, labels = standardizer.transform(x_test[ids]), y_test[ids].astype(np.int64)
+    run = evaluation.Evaluation(model, drise_options=DRISE_OPTIONS, similarities=explain.similarity.available(),
+                                methods=METHODS, seed=0)
+    n_masks = DRISE_OPTIONS["n_masks"]
+    x, y = images[: args.chunk_size], labels[: args.chunk_size]
+    run.maps(model, x[:1], y[:1], seed=0)  # compile once
+    print(f"model {args.run}; {args.images} test images in chunks of {args.chunk_size}; D-RISE / RISE N = {n_masks}")
+
+    # 1. the parts of one chunk
+    parts = {}
+    start = time.perf_counter()
+    maps, _, _ = run.maps(model, x, y, seed=0)
+    parts["maps (D-RISE all scores, RISE, gradients, CAMs)"] = time.perf_counter() - start
+    distinct = {metrics.salience_order(m).tobytes(): name for name, m in maps.items()}
+    start = time.perf_counter()
+    for name in distinct.values():
+        metrics.road(model, x, maps[name], classes=y, **METRIC_SETTINGS["road"])
+    parts[f"ROAD ({len(distinct)} distinct maps)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics.mu_fidelity(model, x, {n: maps[n] for n in distinct.values()}, classes=y,
+                        **METRIC_SETTINGS["mu_fidelity"])
+    parts["MuFidelity (shared perturbations)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for name in distinct.values():
+        metrics.deletion_insertion(model, x, maps[name], classes=y)
+    parts["deletion / insertion"] = time.perf_counter() - start
+    total = sum(parts.values())
+    for name, seconds in parts.items():
+        print(f"  {name:55s} {seconds:7.1f} s  ({seconds / total:5.1%})")
+
+    # 2. forward-pass floor of the same chunk: the forward passes it made, as one pure compiled forward pass
+    steps = len(metrics.causal_fractions(32, 32))
+    forwards = len(x) * (2 * n_masks + len(distinct) * (2 * len(METRIC_SETTINGS["road"]["fractions"]) + 2 * steps)
+                         + METRIC_SETTINGS["mu_fidelity"]["n_perturbations"] + 1)
+    batch = tf.constant(np.repeat(x[:1], 256, axis=0))
+    forward = tf.function(lambda b: model(b, training=False))
+    forward(batch)
+    start = time.perf_counter()
+    for _ in range(max(1, forwards // 256)):
+        forward(batch).numpy()
+    floor = (time.perf_counter() - start) * forwards / (256 * max(1, forwards // 256))
+    print(f"  forward passes of the chunk: {forwards} -> pure forward {floor:.1f} s = {floor / total:.0%} of the "
+          f"chunk's time (the rest: mask rendering, imputation solves, gradients, bookkeeping)")
+
+    # 3. the whole run: images per minute; peak memory after one chunk and after all of them
+    after_chunk = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        evaluation.evaluate_maps(model, images, labels, folder, image_ids=ids, noise_images=0, mprt_images=0,
+                                 chunk_size=args.chunk_size, progress=False)
+        seconds = time.perf_counter() - start
+    print(f"  whole run, every variant and metric (no noise / MPRT subsets): {args.images / seconds * 60:.1f} images/min")
+    print(f"  peak RSS after one chunk {after_chunk:.0f} MB, after {args.images} images {peak_rss_mb():.0f} MB")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The evaluation's answer: per metric, a ranking of the variants with bootstrap intervals, paired Wilcoxon tests with
+Holm's correction, a compact letter display of the groups that cannot be told apart and the Monte Carlo noise of the
+maps beside it; written as CSV, markdown and a figure."""
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from drise_tf.core import tables
+from drise_tf.core.compat import write_text_atomic
+from drise_tf.evaluation.run import METRICS, PRIMARY_METRIC
+from drise_tf.evaluation.store import read_records
+from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, pairwise_comparisons
+from drise_tf.plotting.figures import ranking_figure, save
+
+#: How many noise standard deviations a difference must exceed not to be flagged as within the Monte Carlo noise.
+NOISE_FACTOR = 2.0
+
+
+def metric_values(records: Sequence[Mapping[str, Any]], metric: str, *, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Variant -> the metric per image (NaN where undefined), images in run order, for one seed's records."""
+    chosen = [r for r in records if r["seed"] == seed]
+    positions = sorted({r["position"] for r in chosen})
+    column = {position: k for k, position in enumerate(positions)}
+    values: Dict[str, np.ndarray] = {}
+    for record in chosen:
+        array = values.setdefault(record["variant"], np.full(len(positions), np.nan))
+        value = record.get(metric)
+        array[column[record["position"]]] = np.nan if value is None else value
+    return values
+
+
+def identical_groups(records: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> List[List[str]]:
+    """Variants whose every metric is equal on every image (the same pixel order: one row), in first-seen order."""
+    signatures: Dict[bytes, List[str]] = {}
+    tables_by_metric = [metric_values(records, metric) for metric in metrics]
+    for name in tables_by_metric[0]:
+        signature = b"".join(np.nan_to_num(table[name], nan=-1e300).tobytes() for table in tables_by_metric)
+        signatures.setdefault(signature, []).append(name)
+    return list(signatures.values())
+
+
+def group_name(group: Sequence[str]) -> str:
+    """``"D-RISE cosine/none = coverage = debiased"`` for a group of D-RISE aggregations of one score."""
+    first, rest = group[0], group[1:]
+    prefix = first.rsplit("/", 1)[0] + "/" if "/" in first else None
+    if prefix and all(name.startswith(prefix) for name in rest):
+        return " = ".join([first] + [name[len(prefix):] for name in rest])
+    return " = ".join(group)
+
+
+def seed_noise(first: np.ndarray, second: np.ndarray, n_images: int) -> float:
+    """Standard deviation of a variant's mean metric over ``n_images`` images across mask / noise seeds, estimated
+    from the same images measured under two seeds (``first``, ``second``).
+
+    With per-image differences d between the seeds, one run's per-image noise variance is var(d)/2; the part that
+    all images share (their maps share the masks) is what remains of mean(d)^2/2 beyond its sampling variance. The
+    mean's noise is the square root of var(d)/(2 n_images) plus that shared part. 0 for deterministic methods.
+    """
+    difference = np.asarray(first, dtype=np.float64) - np.asarray(second, dtype=np.float64)
+    difference = difference[np.isfinite(difference)]
+    if difference.size < 2:
+        return float("nan")
+    independent = difference.var(ddof=1) / 2
+    shared = max(0.0, difference.mean() ** 2 / 2 - independent / difference.size)
+    return float(np.sqrt(independent / n_images + shared))
+
+
+def ranking(
+    values: Mapping[str, np.ndarray], *, higher_is_better: bool, noise: Optional[Mapping[str, float]] = None,
+    confidence: float = 0.95, alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0,
+) -> Tuple[List[dict], List[dict]]:
+    """Rank variants by their mean metric, with letters for the groups that cannot be told apart.
+
+    Two variants get different letters only if their paired Wilcoxon test is significant after Holm's correction
+    AND their mean difference exceeds :data:`NOISE_FACTOR` times its Monte Carlo noise (``noise``: variant -> noise
+    of its mean; missing or NaN means unknown and flags nothing).
+
+    Returns
+    -------
+    (rows, pairs)
+        ``rows``: ``rank, variant, mean, low, high, letters, noise, n`` best first; ``pairs``: the rows of
+        :func:`drise_tf.metrics.pairwise_comparisons` with ``noise`` and ``within_noise`` added.
+    """
+    noise = dict(noise or {})
+    sign = 1.0 if higher_is_better else -1.0
+    means = {name: float(np.nanmean(array)) for name, array in values.items()}
+    ranked = sorted(values, key=lambda name: -sign * means[name])
+    pairs = pairwise_comparisons(values, confidence=confidence, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    different = []
+    for pair in pairs:
+        pair_noise = float(np.hypot(noise.get(pair["a"], 0.0), noise.get(pair["b"], 0.0)))
+        pair["noise"] = pair_noise
+        pair["within_noise"] = bool(abs(pair["mean_difference"]) <= NOISE_FACTOR * pair_noise)
+        if pair["significant"] and not pair["within_noise"]:
+            different.append((pair["a"], pair["b"]))
+    letters = compact_letters(ranked, different)
+    rows = []
+    for rank, name in enumerate(ranked, start=1):
+        finite = values[name][np.isfinite(values[name])]
+        low, high = bootstrap_ci(finite, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        rows.append({"rank": rank, "variant": name, "mean": means[name], "low": low, "high": high,
+                     "letters": letters[name], "noise": noise.get(name, float("nan")), "n": int(finite.size)})
+    return rows, pairs
+
+
+def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.3f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(column, "")) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] = None,
+                 metrics: Optional[Sequence[str]] = None, n_resamples: int = 2000) -> Dict[str, str]:
+    """Rank the variants of an evaluation run on every metric and write the answer next to the results.
+
+    Files (in ``out``, default ``folder``): ``ranking_<metric>.csv`` and ``pairs_<metric>.csv`` per metric,
+    ``ranking_<primary>.png``, and ``report.md`` (the primary metric first, then each secondary one).
+
+    Returns
+    -------
+    dict
+        File kind -> path.
+    """
+    settings, records = read_records(folder)
+    if not records:
+        raise ValueError(f"{folder} holds no finished chunk yet: nothing to report")
+    out = pathlib.Path(out or folder)
+    metrics = list(METRICS if metrics is None else metrics)
+    groups = identical_groups(records, [m for m in metrics if m in records[0]])
+    kept = {group[0]: group_name(group) for group in groups}
+    stability = metric_values(records, "stability")
+    masks_used = metric_values(records, "masks_used")
+    written: Dict[str, str] = {}
+    sections = []
+    n_images = len({r["position"] for r in records if r["seed"] == 0})
+    for metric in metrics:
+        values = {kept[name]: array for name, array in metric_values(records, metric).items() if name in kept}
+        if not values or all(np.all(np.isnan(array)) for array in values.values()):
+            continue
+        second = metric_values(records, metric, seed=1)
+        first = {name: array[: len(next(iter(second.values())))] for name, array in
+                 metric_values(records, metric).items()} if second else {}
+        noise = {kept[name]: seed_noise(first[name], second[name], n_images) for name in second if name in kept}
+        noise.update({kept[name]: 0.0 for name in kept if name not in second and name in stability
+                      and np.all(stability[name] == 1)})
+        rows, pairs = ranking(values, higher_is_better=METRICS[metric], noise=noise, n_resamples=n_resamples,
+                              seed=int(settings.get("seed", 0)))
+        source = {label: name for name, label in kept.items()}
+        for row in rows:
+            name = source[row["variant"]]
+            row["stability"] = float(np.nanmedian(stability[name])) if name in stability else float("nan")
+            row["masks"] = float(np.nanmedian(masks_used[name])) if name in masks_used else float("nan")
+        written[f"ranking_{metric}"] = tables.write_csv(rows, out / f"ranking_{metric}.csv")
+        written[f"pairs_{metric}"] = tables.write_csv(pairs, out / f"pairs_{metric}.csv")
+        direction = "higher is better" if METRICS[metric] else "lower is better"
+        title = f"{metric} ({direction}; {rows[0]['n']} images)"
+        if metric == PRIMARY_METRIC:
+            title = f"Primary metric, declared before the run: {title}"
+            written["figure"] = save(ranking_figure(rows, title=title), out / f"ranking_{metric}.png", close=True)
+        sections.append(f"## {title}\n\n" + _markdown(
+            rows, ["rank", "variant", "mean", "low", "high", "letters", "noise", "stability", "masks", "n"]))
+    header = (f"# Evaluation of {n_images} images\n\nMeans with 95% bootstrap intervals over images; variants that "
+              f"share a letter are not told apart (paired Wilcoxon signed-rank tests, Holm-corrected at 0.05, or a "
+              f"difference within {NOISE_FACTOR:g}x the Monte Carlo noise of the maps); `noise`: standard deviation "
+              f"of the mean across mask seeds (two seeds on the first {settings.get('noise_images')} images); "
+              f"`stability`: median estimated two-seed Spearman of the maps; `masks`: median masks per map. "
+              f"D-RISE: {settings.get('drise')}.\n")
+    written["report"] = write_text_atomic(out / "report.md", header + "\n" + "\n\n".join(sections) + "\n")
+    return written

@@ -1,0 +1,286 @@
+"""The evaluation run: every D-RISE similarity score x aggregation and every other method explained on a data set for
+the true class, measured by ROAD (the primary metric), MuFidelity, deletion / insertion and the efficient MPRT, and
+stored image chunk by image chunk so that a killed run resumes where it stopped.
+
+Maps are computed once per chunk and shared by every metric; map sets that order the pixels identically are measured
+once. A subset of images is explained a second time with another mask / noise seed (the Monte Carlo noise of each
+variant's metrics), and a subset is explained on the fully randomised model (the efficient MPRT).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from drise_tf.core import checks
+from drise_tf.evaluation.store import ResultStore
+from drise_tf.explain import similarity as similarity_lib
+from drise_tf.explain.drise import DRise
+from drise_tf.metrics.comparison import SEEDED_METHODS, explain_methods
+from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road, salience_order
+from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
+
+#: The other methods of the evaluation: display name -> (explainer name, options).
+METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "RISE": ("rise", {}),
+    "Saliency": ("saliency", {}),
+    "SmoothGrad": ("smoothgrad", {}),
+    "Grad-CAM": ("gradcam", {}),
+    "Grad-CAM++": ("gradcam++", {}),
+    "Faster-Score-CAM": ("faster_scorecam", {}),
+}
+#: D-RISE aggregations evaluated: "np" orders the pixels exactly as "none" does (a constant factor), so it is left out.
+EVALUATED_AGGREGATIONS = ("none", "coverage", "debiased")
+#: Metric -> True when higher is better. ``road_gap`` is the primary metric, declared before any run.
+METRICS: Dict[str, bool] = {
+    "road_gap": True, "road_morf": False, "road_lerf": True, "mu_fidelity": True,
+    "deletion_auc": False, "insertion_auc": True, "emprt": True, "mprt_spearman": False,
+}
+PRIMARY_METRIC = "road_gap"
+#: D-RISE / RISE options of the evaluation unless given (N = 2000 antithetic masks: see the README's evaluation).
+DRISE_OPTIONS: Dict[str, Any] = {"n_masks": 2000, "sampling": "antithetic"}
+#: Settings of the metrics (stored with the results; a resumed run must use the same).
+METRIC_SETTINGS: Dict[str, Any] = {
+    "road": {"fractions": [0.1, 0.3, 0.5, 0.7, 0.9], "noise": 0.01},
+    "mu_fidelity": {"grid_size": 8, "subset_fraction": 0.2, "n_perturbations": 128, "baseline": 0.0},
+    "deletion_insertion": {"step": None},
+    "emprt": {"n_bins": 100},
+}
+
+
+def drise_name(score: str, aggregation: str) -> str:
+    """Display name of a D-RISE variant, e.g. ``"D-RISE cosine/none"``."""
+    return f"D-RISE {score}/{aggregation}"
+
+
+def model_fingerprint(model: Any) -> str:
+    """SHA-256 of the model's weights (so that a resumed run explains the same model)."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
+
+
+class Evaluation:
+    """An evaluation run's methods and metrics over a fixed list of images (see :func:`evaluate_maps`)."""
+
+    def __init__(
+        self, model: Any, *, drise_options: Mapping[str, Any], similarities: Sequence[str],
+        methods: Mapping[str, Tuple[str, Dict[str, Any]]], seed: int, batch_size: int = 256,
+    ) -> None:
+        self.model = model
+        self.drise_options = dict(drise_options)
+        self.similarities = list(similarities)
+        self.methods = dict(methods)
+        self.seed = seed
+        self.batch_size = batch_size
+        self._drise: Dict[Tuple[int, int], DRise] = {}
+        self._randomised: Any = None
+
+    # -------------------------------------------------------------------------------------------------- maps
+    def _drise_for(self, model: Any, seed: int) -> DRise:
+        """One DRise per (model, seed), kept for the whole run: its masks are drawn once."""
+        key = (id(model), seed)
+        if key not in self._drise:
+            self._drise[key] = DRise(model, seed=seed, **self.drise_options)
+        return self._drise[key]
+
+    def maps(self, model: Any, images: np.ndarray, labels: np.ndarray, *, seed: int,
+             seeded_only: bool = False) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+        """Maps of every variant (or only of those with a random step), their estimated stability and masks used."""
+        drise = self._drise_for(model, seed)
+        found, found_stability = drise.explain_scores(images, labels, similarities=self.similarities,
+                                                      aggregations=EVALUATED_AGGREGATIONS, return_stability=True)
+        maps = {drise_name(*key.split("/")): value for key, value in found.items()}
+        stability = {drise_name(*key.split("/")): value for key, value in found_stability.items()}
+        masks_used = {name: drise.masks_used for name in maps}
+        methods = {name: spec for name, spec in self.methods.items() if not seeded_only or spec[0] in SEEDED_METHODS}
+        other_maps, other_stability, other_masks = explain_methods(model, images, labels, methods=methods, seed=seed,
+                                                                   **self.drise_options)
+        return ({**maps, **other_maps}, {**stability, **other_stability}, {**masks_used, **other_masks})
+
+    def randomised(self) -> Any:
+        """The fully randomised copy of the model (seeded), made once."""
+        if self._randomised is None:
+            self._randomised = randomised_model(self.model, seed=self.seed)
+        return self._randomised
+
+    # ----------------------------------------------------------------------------------------------- metrics
+    def measure(self, images: np.ndarray, labels: np.ndarray, maps: Mapping[str, np.ndarray], *,
+                metric_seed: Tuple[int, ...]) -> Dict[str, Dict[str, np.ndarray]]:
+        """ROAD, MuFidelity and deletion / insertion of every map set, for the true class; map sets that order the
+        pixels identically are measured once (and get the same values)."""
+        distinct: Dict[bytes, str] = {}
+        for name, name_maps in maps.items():
+            distinct.setdefault(salience_order(name_maps).tobytes(), name)
+        measured: Dict[str, Dict[str, np.ndarray]] = {}
+        fidelity = mu_fidelity(self.model, images, {name: maps[name] for name in distinct.values()}, classes=labels,
+                               seed=metric_seed, batch_size=self.batch_size, **METRIC_SETTINGS["mu_fidelity"])
+        for name in distinct.values():
+            found = road(self.model, images, maps[name], classes=labels, seed=metric_seed,
+                         batch_size=self.batch_size, **METRIC_SETTINGS["road"])
+            causal = deletion_insertion(self.model, images, maps[name], classes=labels, batch_size=self.batch_size,
+                                        **METRIC_SETTINGS["deletion_insertion"])
+            measured[name] = {"road_gap": found["gap"], "road_morf": found["morf_mean"],
+                              "road_lerf": found["lerf_mean"], "mu_fidelity": fidelity[name],
+                              "deletion_auc": causal["deletion_auc"], "insertion_auc": causal["insertion_auc"]}
+        return {name: measured[distinct[salience_order(name_maps).tobytes()]] for name, name_maps in maps.items()}
+
+
+def _records(ids: np.ndarray, labels: np.ndarray, positions: np.ndarray, seed_index: int,
+             values: Mapping[str, Mapping[str, np.ndarray]]) -> List[Dict[str, Any]]:
+    """One record per image and variant: its metrics (None where undefined)."""
+    records = []
+    for name, metrics in values.items():
+        for k, image_id in enumerate(ids):
+            record = {"id": int(image_id), "position": int(positions[k]), "label": int(labels[k]),
+                      "seed": seed_index, "variant": name}
+            for metric, array in metrics.items():
+                value = float(np.asarray(array)[k])
+                record[metric] = value if np.isfinite(value) else None
+            records.append(record)
+    return records
+
+
+def _columns(metric: str, per_variant: Mapping[str, np.ndarray]) -> Dict[str, Dict[str, np.ndarray]]:
+    return {name: {metric: values} for name, values in per_variant.items()}
+
+
+def _merge(*parts: Mapping[str, Mapping[str, np.ndarray]]) -> Dict[str, Dict[str, np.ndarray]]:
+    merged: Dict[str, Dict[str, np.ndarray]] = {}
+    for part in parts:
+        for name, metrics in part.items():
+            merged.setdefault(name, {}).update(metrics)
+    return merged
+
+
+def evaluate_maps(
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    folder: str | os.PathLike,
+    *,
+    image_ids: Optional[np.ndarray] = None,
+    drise_options: Optional[Mapping[str, Any]] = None,
+    similarities: Optional[Sequence[str]] = None,
+    methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
+    noise_images: int = 100,
+    mprt_images: int = 100,
+    chunk_size: int = 25,
+    seed: int = 0,
+    batch_size: int = 256,
+    resume: bool = False,
+    progress: bool = True,
+    settings: Optional[Mapping[str, Any]] = None,
+) -> ResultStore:
+    """Explain ``images`` for their true class with every D-RISE variant and every other method, measure every map,
+    and store per-image results chunk by chunk in ``folder`` (resumable).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The explained model (probabilities out).
+    images : np.ndarray
+        Model-input images (n, H, W, C), in evaluation order.
+    labels : np.ndarray
+        True class per image (n,): explained and measured.
+    folder : path
+        Results folder (``settings.json`` and ``chunks/``).
+    image_ids : np.ndarray, optional
+        Index of each image in its data set (stored with the results); default 0..n-1.
+    drise_options : dict, optional
+        Options of D-RISE and RISE over :data:`DRISE_OPTIONS` (2000 antithetic masks per image): ``n_masks``,
+        ``sampling``, ``grid_size``, ``batch_size``, ``precision``, and ``target_stability`` with ``max_masks`` to run
+        every map to an estimated two-seed Spearman instead of a fixed N (``n_masks`` is then the first budget).
+    similarities : sequence of str, optional
+        D-RISE scores (default: every registered score).
+    methods : dict, optional
+        The other methods, display name -> (explainer name, options); default :data:`METHODS`.
+    noise_images : int
+        The first images explained a second time with seed ``seed + 1`` (methods with a random step): the Monte Carlo
+        noise of the metrics.
+    mprt_images : int
+        The first images explained on the fully randomised model too (efficient MPRT).
+    chunk_size : int
+        Images per stored chunk.
+    seed : int
+        Seed of the masks, the SmoothGrad noise, the metrics' random draws and the randomised model.
+    batch_size : int
+        Perturbed images per forward pass of the metrics.
+    resume : bool
+        Continue the run stored in ``folder`` (same settings), skipping its finished chunks.
+    progress : bool
+        Print images done, rate and time left after each chunk.
+    settings : dict, optional
+        More settings to store and check on resume (e.g. the run folder and data source).
+
+    Returns
+    -------
+    ResultStore
+        The results folder; :func:`drise_tf.evaluation.report.write_report` turns it into tables and a figure.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    labels = np.asarray(labels)
+    if images.ndim != 4 or labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"images must be (n, H, W, C) and labels (n,) integers, got {images.shape} and "
+                         f"{labels.dtype} {labels.shape}")
+    ids = np.arange(len(images)) if image_ids is None else np.asarray(image_ids)
+    if ids.shape != labels.shape:
+        raise ValueError(f"image_ids must have shape {labels.shape}, got {ids.shape}")
+    chunk_size = checks.positive_int(chunk_size, "chunk_size")
+    for value, name in ((noise_images, "noise_images"), (mprt_images, "mprt_images")):
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    similarities = list(similarity_lib.available() if similarities is None else similarities)
+    methods = dict(METHODS if methods is None else methods)
+    drise_options = {**DRISE_OPTIONS, **dict(drise_options or {})}
+    run_settings = {
+        "images": len(images), "image_ids": ids.tolist(), "model": model_fingerprint(model), "seed": seed,
+        "chunk_size": chunk_size, "noise_images": int(noise_images), "mprt_images": int(mprt_images),
+        "drise": drise_options, "similarities": similarities, "aggregations": list(EVALUATED_AGGREGATIONS),
+        "methods": {name: [spec[0], spec[1]] for name, spec in methods.items()},
+        "metrics": METRIC_SETTINGS, "primary_metric": PRIMARY_METRIC, **dict(settings or {}),
+    }
+    store = ResultStore(folder, run_settings, resume=resume)
+    evaluation = Evaluation(model, drise_options=drise_options, similarities=similarities, methods=methods,
+                            seed=seed, batch_size=batch_size)
+    starts = [start for start in range(0, len(images), chunk_size) if start not in set(store.finished())]
+    done = len(images) - sum(min(chunk_size, len(images) - start) for start in starts)
+    began = time.perf_counter()
+    for count, start in enumerate(starts, start=1):
+        positions = np.arange(start, min(start + chunk_size, len(images)))
+        x, y = images[positions], labels[positions]
+        metric_seed = (seed, start)
+        maps, stability, masks_used = evaluation.maps(model, x, y, seed=seed)
+        values = _merge(evaluation.measure(x, y, maps, metric_seed=metric_seed),
+                        _columns("stability", stability), _columns("masks_used", masks_used))
+        mprt = positions < mprt_images
+        for name in maps:  # every record has every metric (None where not measured)
+            values[name].update(emprt=np.full(len(positions), np.nan), mprt_spearman=np.full(len(positions), np.nan))
+        if mprt.any():
+            randomised_maps, _, _ = evaluation.maps(evaluation.randomised(), x[mprt], y[mprt], seed=seed)
+            for name in maps:
+                found = efficient_mprt(maps[name][mprt], randomised_maps[name], **METRIC_SETTINGS["emprt"])
+                values[name]["emprt"][mprt] = found["complexity_ratio"]
+                values[name]["mprt_spearman"][mprt] = found["spearman"]
+        records = _records(ids[positions], y, positions, 0, values)
+        noise = positions < noise_images
+        if noise.any():
+            second, stability, masks_used = evaluation.maps(model, x[noise], y[noise], seed=seed + 1,
+                                                            seeded_only=True)
+            second_values = _merge(evaluation.measure(x[noise], y[noise], second, metric_seed=metric_seed),
+                                   _columns("stability", stability), _columns("masks_used", masks_used))
+            records += _records(ids[positions][noise], y[noise], positions[noise], 1, second_values)
+        store.write(start, records)
+        done += len(positions)
+        if progress:
+            elapsed = time.perf_counter() - began
+            rate = sum(min(chunk_size, len(images) - s) for s in starts[:count]) / elapsed * 60
+            left = (len(images) - done) / rate if rate > 0 else float("nan")
+            print(f"[evaluate] {done}/{len(images)} images, {rate:.1f} images/min, about {left:.0f} min left",
+                  flush=True)
+    return store
+

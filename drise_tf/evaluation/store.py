@@ -1,0 +1,117 @@
+"""A resumable store of per-image results: one file per chunk of images, each written atomically (a temporary file,
+then a rename), and the settings they were computed with. A run killed at any moment leaves whole chunks only; a
+resumed run skips them and refuses other settings."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+from typing import Any, Dict, List, Mapping, Tuple
+
+from drise_tf.core.compat import write_json_atomic, write_text_atomic
+
+SETTINGS_FILE = "settings.json"
+CHUNKS_FOLDER = "chunks"
+_CHUNK = re.compile(r"^chunk-(\d{6})\.json$")
+
+
+class SettingsMismatchError(ValueError):
+    """A resumed run was asked for other settings than the results already stored."""
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ResultStore:
+    """The results folder of one evaluation run.
+
+    Parameters
+    ----------
+    folder : path
+        Created if needed.
+    settings : dict
+        JSON-serialisable settings of the run (nested dicts allowed).
+    resume : bool
+        Continue a run whose folder already holds results; its stored settings must equal ``settings``.
+
+    Raises
+    ------
+    SettingsMismatchError
+        ``resume`` with different settings (the message names the first differing setting).
+    ValueError
+        The folder holds results and ``resume`` is False.
+    """
+
+    def __init__(self, folder: str | os.PathLike, settings: Mapping[str, Any], *, resume: bool = False) -> None:
+        self.folder = pathlib.Path(folder)
+        self.settings = json.loads(json.dumps(settings))  # what a JSON round trip gives (tuples become lists)
+        settings_path = self.folder / SETTINGS_FILE
+        if settings_path.is_file():
+            with open(settings_path, encoding="utf-8") as stream:
+                stored = json.load(stream)
+            if not resume:
+                if self.finished():
+                    raise ValueError(f"results folder {self.folder} already holds results of a run: pass resume=True "
+                                     f"(--resume) to continue it, or choose another folder")
+            else:
+                self._check_same(stored)
+        elif resume and self.folder.exists() and any(self.folder.iterdir()):
+            raise ValueError(f"cannot resume {self.folder}: it has no {SETTINGS_FILE} (not a results folder)")
+        write_json_atomic(settings_path, self.settings)
+
+    def _check_same(self, stored: Mapping[str, Any]) -> None:
+        old, new = _flatten(stored), _flatten(self.settings)
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, "<absent>") != new.get(key, "<absent>"):
+                raise SettingsMismatchError(
+                    f"cannot resume {self.folder}: setting {key!r} was {_short(old.get(key, '<absent>'))} in the "
+                    f"stored run, now {_short(new.get(key, '<absent>'))}; resume with the same settings or start a "
+                    f"new folder")
+
+    def finished(self) -> List[int]:
+        """First positions of the chunks stored so far, sorted."""
+        return finished_chunks(self.folder)
+
+    def write(self, start: int, records: List[Dict[str, Any]]) -> str:
+        """Store the records of the chunk that begins at position ``start``, atomically."""
+        return write_text_atomic(_chunk_path(self.folder, start), json.dumps({"start": start, "records": records}) + "\n")
+
+
+def _chunk_path(folder: pathlib.Path, start: int) -> pathlib.Path:
+    return folder / CHUNKS_FOLDER / f"chunk-{start:06d}.json"
+
+
+def finished_chunks(folder: str | os.PathLike) -> List[int]:
+    """First positions of the chunks stored in a results folder, sorted."""
+    chunks = pathlib.Path(folder) / CHUNKS_FOLDER
+    if not chunks.is_dir():
+        return []
+    return sorted(int(match.group(1)) for match in map(_CHUNK.match, os.listdir(chunks)) if match)
+
+
+def read_records(folder: str | os.PathLike) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The settings and every record of a results folder, chunk by chunk in order (read-only)."""
+    folder = pathlib.Path(folder)
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not an evaluation results folder: it has no {SETTINGS_FILE}")
+    with open(path, encoding="utf-8") as stream:
+        settings = json.load(stream)
+    records: List[Dict[str, Any]] = []
+    for start in finished_chunks(folder):
+        with open(_chunk_path(folder, start), encoding="utf-8") as stream:
+            records.extend(json.load(stream)["records"])
+    return settings, records

@@ -1,0 +1,61 @@
+"""The evaluation of a trained run folder on its test images: the command line's ``evaluate-maps``."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from drise_tf.data import load_cifar10
+from drise_tf.evaluation.report import write_report
+from drise_tf.evaluation.run import evaluate_maps
+from drise_tf.training import load_run
+
+
+def evaluate_run_maps(
+    run_dir: str | os.PathLike,
+    *,
+    data: Optional[str] = None,
+    images: Optional[int] = 1000,
+    out: Optional[str | os.PathLike] = None,
+    seed: int = 0,
+    **options: Any,
+) -> Dict[str, str]:
+    """:func:`~drise_tf.evaluation.run.evaluate_maps` on a trained run's test images, then :func:`drise_tf.evaluation.report.write_report`.
+
+    Parameters
+    ----------
+    run_dir : path
+        Trained run folder (model and standardizer).
+    data : str, optional
+        CIFAR-10 source (see :func:`drise_tf.data.load_cifar10`).
+    images : int, optional
+        How many test images, a seeded random choice; None: the whole test set in its order.
+    out : path, optional
+        Results folder; default ``<run_dir>/evaluation``.
+    seed : int
+        Seed of the image choice and of the run (see :func:`~drise_tf.evaluation.run.evaluate_maps`).
+    **options
+        Passed to :func:`~drise_tf.evaluation.run.evaluate_maps` (``n_masks``, ``sampling``, ``target_stability``, ``resume``, ...).
+
+    Returns
+    -------
+    dict
+        The report's files (see :func:`~drise_tf.evaluation.report.write_report`).
+    """
+    model, standardizer = load_run(run_dir)
+    _, (x_test, y_test) = load_cifar10(data)
+    if images is None:
+        ids = np.arange(len(x_test))
+    else:
+        if isinstance(images, bool) or int(images) != images or not 1 <= images <= len(x_test):
+            raise ValueError(f"images must be an integer in 1..{len(x_test)} (the test set), got {images!r}")
+        ids = np.sort(np.random.default_rng(seed).permutation(len(x_test))[: int(images)])
+    chosen = x_test[ids]
+    out = pathlib.Path(run_dir) / "evaluation" if out is None else pathlib.Path(out)
+    settings = {"images_sha256": hashlib.sha256(np.ascontiguousarray(chosen).tobytes()).hexdigest()}
+    evaluate_maps(model, standardizer.transform(chosen), np.asarray(y_test[ids]).astype(np.int64), out,
+                  image_ids=ids, seed=seed, settings=settings, **options)
+    return write_report(out)

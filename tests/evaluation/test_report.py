@@ -1,0 +1,68 @@
+"""Tests of drise_tf.evaluation.report: known rankings, letters, merged identical variants, the noise flag."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drise_tf import evaluation
+from drise_tf.evaluation.store import ResultStore
+
+
+def _records(values, seed=0, stability=None):
+    records = []
+    for name, array in values.items():
+        for position, value in enumerate(array):
+            record = {"id": position, "position": position, "label": 0, "seed": seed, "variant": name,
+                      "road_gap": float(value), "mu_fidelity": float(-value)}
+            if stability is not None:
+                record["stability"] = stability
+            records.append(record)
+    return records
+
+
+def test_seed_noise_closed_forms():
+    first = np.arange(10.0)
+    assert evaluation.seed_noise(first, first, 100) == 0.0
+    assert evaluation.seed_noise(first + 0.4, first, 100) == pytest.approx(0.4 / np.sqrt(2))  # all shared
+    rng = np.random.default_rng(0)
+    d = rng.normal(0, 1, 4000)
+    expected = np.sqrt(d.var(ddof=1) / 2 / 1000 + max(0.0, d.mean() ** 2 / 2 - d.var(ddof=1) / 2 / 4000))
+    assert evaluation.seed_noise(d, np.zeros(4000), 1000) == pytest.approx(expected)
+
+
+def test_ranking_letters_and_noise_flag():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=200)
+    values = {"good": base + 1.0, "mid": base + 0.5 + rng.normal(0, 0.05, 200),
+              "mid2": base + 0.5 + rng.normal(0, 0.05, 200), "bad": base}
+    rows, pairs = evaluation.ranking(values, higher_is_better=True, n_resamples=300)
+    assert [r["variant"] for r in rows] == ["good", "mid", "mid2", "bad"] or \
+        [r["variant"] for r in rows] == ["good", "mid2", "mid", "bad"]
+    letters = {r["variant"]: r["letters"] for r in rows}
+    assert letters["good"] == "a" and letters["mid"] == letters["mid2"] == "b" and letters["bad"] == "c"
+    lower, _ = evaluation.ranking(values, higher_is_better=False, n_resamples=300)
+    assert lower[0]["variant"] == "bad"
+    # the same data, but "good" and "mid" are noisy maps: their difference is within the Monte Carlo noise
+    noisy, noisy_pairs = evaluation.ranking(values, higher_is_better=True, noise={"good": 0.3, "mid": 0.3},
+                                            n_resamples=300)
+    flagged = {(p["a"], p["b"]): p for p in noisy_pairs}
+    assert flagged[("good", "mid")]["significant"] and flagged[("good", "mid")]["within_noise"]
+    assert set({r["variant"]: r["letters"] for r in noisy}["good"]) & set(
+        {r["variant"]: r["letters"] for r in noisy}["mid"])
+
+
+def test_write_report_merges_identical_variants_and_writes_tables(tmp_path):
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=30)
+    values = {"D-RISE cosine/none": base + 1, "D-RISE cosine/debiased": base + 1, "Grad-CAM": base}
+    store = ResultStore(tmp_path, {"seed": 0, "noise_images": 10, "drise": {"n_masks": 8}})
+    records = _records(values, stability=0.5)
+    noise_values = {"D-RISE cosine/none": (base + 1.1)[:10], "D-RISE cosine/debiased": (base + 1.1)[:10]}
+    store.write(0, records + _records(noise_values, seed=1))
+    written = evaluation.write_report(tmp_path, metrics=["road_gap", "mu_fidelity"], n_resamples=200)
+    report = (tmp_path / "report.md").read_text()
+    assert "Primary metric" in report and "D-RISE cosine/none = debiased" in report
+    assert "D-RISE cosine/debiased |" not in report
+    ranking = (tmp_path / "ranking_road_gap.csv").read_text().splitlines()
+    assert ranking[1].split(",")[1] == "D-RISE cosine/none = debiased" and len(ranking) == 3
+    assert (tmp_path / "ranking_road_gap.png").stat().st_size > 0 and "pairs_mu_fidelity" in written
