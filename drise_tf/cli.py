@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    train.add_argument("--multi-worker", action="store_true",
+                       help="train across the workers named in TF_CONFIG (MultiWorkerMirroredStrategy; run on each)")
     train.add_argument("--lr-quirk", action="store_true", help="replay the thesis's cosine decay-length bug")
     train.add_argument("--epoch0-val", default="validation", choices=["validation", "test"],
                        help="set for the epoch-0 validation point (the thesis used test)")
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="first images explained on the fully randomised model too, for the eMPRT (default 100)")
     maps.add_argument("--chunk-size", type=int, default=25, help="images per stored chunk (default: 25)")
     maps.add_argument("--seed", type=int, default=0)
+    maps.add_argument("--multi-worker", action="store_true",
+                      help="spread the masks' forward passes over the workers named in TF_CONFIG (run on each)")
     _add_data(maps)
 
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
@@ -113,13 +117,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"[drise-tf] {console.runtime_summary(_precision(args))}", flush=True)
     try:
         if args.command == "train":
-            from drise_tf.training import train_run
+            from drise_tf.training import multi_worker_strategy, train_run
 
+            strategy = multi_worker_strategy() if args.multi_worker else None  # first, before other TensorFlow work
             train_run(
                 args.out, recipe=args.recipe, architecture=args.architecture, width=args.width, data=args.data,
                 n_train=args.n_train,
                 n_val=args.n_val, n_test=args.n_test, epochs=args.epochs, seed=args.seed, precision=args.precision,
-                resume=args.resume, lr_quirk=args.lr_quirk, epoch0_val=args.epoch0_val,
+                resume=args.resume, lr_quirk=args.lr_quirk, epoch0_val=args.epoch0_val, strategy=strategy,
             )
         elif args.command == "evaluate":
             from drise_tf.training import evaluate_run
@@ -131,11 +136,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             written = evaluate_run_maps(
                 args.run, data=args.data, images=None if args.all_images else args.images, out=args.out,
                 seed=args.seed, resume=args.resume, noise_images=args.noise_images, mprt_images=args.mprt_images,
-                chunk_size=args.chunk_size,
+                chunk_size=args.chunk_size, multi_worker=args.multi_worker,
                 drise_options={"n_masks": args.n_masks, "sampling": args.sampling,
                                "target_stability": args.target_stability, "max_masks": args.max_masks},
             )
-            print(f"[evaluate-maps] report: {written['report']}", flush=True)
+            if written:  # the chief's report; the other workers write nothing
+                print(f"[evaluate-maps] report: {written['report']}", flush=True)
         else:
             from drise_tf.reproduction.run import reproduce
 

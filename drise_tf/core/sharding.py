@@ -99,3 +99,26 @@ def pad_rows(items: np.ndarray, rows: int) -> np.ndarray:
         raise ValueError("items is empty: nothing to split over the replicas")
     missing = rows - len(items)
     return items if missing <= 0 else np.concatenate([items, np.repeat(items[-1:], missing, axis=0)])
+
+
+def is_chief(strategy: Optional[tf.distribute.Strategy] = None) -> bool:
+    """True on the worker that writes results: always outside a multi-worker strategy; under one (e.g.
+    ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``), the ``chief`` task, or worker 0 when the cluster
+    has no chief."""
+    strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and int(resolver.task_id) == 0 and \
+        "chief" not in resolver.cluster_spec().as_dict()
+
+
+def is_multi_worker(strategy: Optional[tf.distribute.Strategy] = None) -> bool:
+    """True when ``strategy`` spans several processes (a cluster of more than one task, as ``TF_CONFIG`` names)."""
+    strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return False
+    return sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values()) > 1

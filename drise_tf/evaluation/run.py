@@ -14,8 +14,9 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+import tensorflow as tf
 
-from drise_tf.core import checks
+from drise_tf.core import checks, sharding
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.drise import DRise
@@ -70,9 +71,10 @@ class Evaluation:
     def __init__(
         self, model: Any, *, drise_options: Mapping[str, Any], similarities: Sequence[str],
         methods: Mapping[str, Tuple[str, Dict[str, Any]]], seed: int, batch_size: int = 256,
+        strategy: Optional[tf.distribute.Strategy] = None,
     ) -> None:
         self.model = model
-        self.drise_options = dict(drise_options)
+        self.drise_options = {**dict(drise_options), "strategy": strategy}
         self.similarities = list(similarities)
         self.methods = dict(methods)
         self.seed = seed
@@ -175,6 +177,7 @@ def evaluate_maps(
     resume: bool = False,
     progress: bool = True,
     settings: Optional[Mapping[str, Any]] = None,
+    strategy: Optional[tf.distribute.Strategy] = None,
 ) -> ResultStore:
     """Explain ``images`` for their true class with every D-RISE variant and every other method, measure every map,
     and store per-image results chunk by chunk in ``folder`` (resumable).
@@ -216,6 +219,11 @@ def evaluate_maps(
         Print images done, rate and time left after each chunk.
     settings : dict, optional
         More settings to store and check on resume (e.g. the run folder and data source).
+    strategy : tf.distribute.Strategy, optional
+        Spread the D-RISE and RISE forward passes (the bulk of the run) over its replicas, e.g. a
+        ``MultiWorkerMirroredStrategy`` over the machines of ``TF_CONFIG``: every worker runs this same call and
+        gets the same maps; the metrics are computed on every worker and only the chief writes (``folder`` must be
+        storage every worker reads, for ``resume``).
 
     Returns
     -------
@@ -244,9 +252,10 @@ def evaluate_maps(
         "methods": {name: [spec[0], spec[1]] for name, spec in methods.items()},
         "metrics": METRIC_SETTINGS, "primary_metric": PRIMARY_METRIC, **dict(settings or {}),
     }
-    store = ResultStore(folder, run_settings, resume=resume)
+    chief = sharding.is_chief(strategy)
+    store = ResultStore(folder, run_settings, resume=resume, read_only=not chief)
     evaluation = Evaluation(model, drise_options=drise_options, similarities=similarities, methods=methods,
-                            seed=seed, batch_size=batch_size)
+                            seed=seed, batch_size=batch_size, strategy=strategy)
     starts = [start for start in range(0, len(images), chunk_size) if start not in set(store.finished())]
     done = len(images) - sum(min(chunk_size, len(images) - start) for start in starts)
     began = time.perf_counter()
@@ -274,9 +283,10 @@ def evaluate_maps(
             second_values = _merge(evaluation.measure(x[noise], y[noise], second, metric_seed=metric_seed),
                                    _columns("stability", stability), _columns("masks_used", masks_used))
             records += _records(ids[positions][noise], y[noise], positions[noise], 1, second_values)
-        store.write(start, records)
+        if chief:
+            store.write(start, records)
         done += len(positions)
-        if progress:
+        if progress and chief:
             elapsed = time.perf_counter() - began
             rate = sum(min(chunk_size, len(images) - s) for s in starts[:count]) / elapsed * 60
             left = (len(images) - done) / rate if rate > 0 else float("nan")

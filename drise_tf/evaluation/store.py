@@ -46,6 +46,8 @@ class ResultStore:
         JSON-serialisable settings of the run (nested dicts allowed).
     resume : bool
         Continue a run whose folder already holds results; its stored settings must equal ``settings``.
+    read_only : bool
+        Read what is finished but never write (the workers of a multi-worker run other than the chief).
 
     Raises
     ------
@@ -55,8 +57,10 @@ class ResultStore:
         The folder holds results and ``resume`` is False.
     """
 
-    def __init__(self, folder: str | os.PathLike, settings: Mapping[str, Any], *, resume: bool = False) -> None:
+    def __init__(self, folder: str | os.PathLike, settings: Mapping[str, Any], *, resume: bool = False,
+                 read_only: bool = False) -> None:
         self.folder = pathlib.Path(folder)
+        self.read_only = read_only
         self.settings = json.loads(json.dumps(settings))  # what a JSON round trip gives (tuples become lists)
         settings_path = self.folder / SETTINGS_FILE
         if settings_path.is_file():
@@ -70,7 +74,8 @@ class ResultStore:
                 self._check_same(stored)
         elif resume and self.folder.exists() and any(self.folder.iterdir()):
             raise ValueError(f"cannot resume {self.folder}: it has no {SETTINGS_FILE} (not a results folder)")
-        write_json_atomic(settings_path, self.settings)
+        if not read_only:
+            write_json_atomic(settings_path, self.settings)
 
     def _check_same(self, stored: Mapping[str, Any]) -> None:
         old, new = _flatten(stored), _flatten(self.settings)
@@ -87,6 +92,8 @@ class ResultStore:
 
     def write(self, start: int, records: List[Dict[str, Any]]) -> str:
         """Store the records of the chunk that begins at position ``start``, atomically."""
+        if self.read_only:
+            raise ValueError(f"this store of {self.folder} is read-only (a worker that is not the chief)")
         return write_text_atomic(_chunk_path(self.folder, start), json.dumps({"start": start, "records": records}) + "\n")
 
 

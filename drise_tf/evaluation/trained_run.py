@@ -8,10 +8,11 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from drise_tf.core import sharding
 from drise_tf.data import load_cifar10
 from drise_tf.evaluation.report import write_report
 from drise_tf.evaluation.run import evaluate_maps
-from drise_tf.training import load_run
+from drise_tf.training import load_run, multi_worker_strategy
 
 
 def evaluate_run_maps(
@@ -21,6 +22,7 @@ def evaluate_run_maps(
     images: Optional[int] = 1000,
     out: Optional[str | os.PathLike] = None,
     seed: int = 0,
+    multi_worker: bool = False,
     **options: Any,
 ) -> Dict[str, str]:
     """:func:`~drise_tf.evaluation.run.evaluate_maps` on a trained run's test images, then :func:`drise_tf.evaluation.report.write_report`.
@@ -37,6 +39,9 @@ def evaluate_run_maps(
         Results folder; default ``<run_dir>/evaluation``.
     seed : int
         Seed of the image choice and of the run (see :func:`~drise_tf.evaluation.run.evaluate_maps`).
+    multi_worker : bool
+        Spread the masks' forward passes over the workers of ``TF_CONFIG`` (a ``MultiWorkerMirroredStrategy``,
+        made first, before any other TensorFlow work); start the same command on every machine.
     **options
         Passed to :func:`~drise_tf.evaluation.run.evaluate_maps` (``n_masks``, ``sampling``, ``target_stability``, ``resume``, ...).
 
@@ -45,6 +50,7 @@ def evaluate_run_maps(
     dict
         The report's files (see :func:`~drise_tf.evaluation.report.write_report`).
     """
+    strategy = multi_worker_strategy() if multi_worker else None
     model, standardizer = load_run(run_dir)
     _, (x_test, y_test) = load_cifar10(data)
     if images is None:
@@ -57,5 +63,5 @@ def evaluate_run_maps(
     out = pathlib.Path(run_dir) / "evaluation" if out is None else pathlib.Path(out)
     settings = {"images_sha256": hashlib.sha256(np.ascontiguousarray(chosen).tobytes()).hexdigest()}
     evaluate_maps(model, standardizer.transform(chosen), np.asarray(y_test[ids]).astype(np.int64), out,
-                  image_ids=ids, seed=seed, settings=settings, **options)
-    return write_report(out)
+                  image_ids=ids, seed=seed, settings=settings, strategy=strategy, **options)
+    return write_report(out) if sharding.is_chief(strategy) else {}

@@ -54,8 +54,12 @@ def predict_probs(model: Any, x_std: np.ndarray, *, batch_size: int = 256) -> np
         raise ValueError(f"x_std must be finite floating-point standardised images, got dtype {x_std.dtype}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    x_std = x_std.astype(np.float32, copy=False)
+    if sharding.is_multi_worker(model.distribute_strategy):  # Keras 3's predict does not run across workers
+        return np.concatenate([np.asarray(model(x_std[i : i + batch_size], training=False), dtype=np.float32)
+                               for i in range(0, len(x_std), batch_size)])
     replicas = sharding.replica_count(model.distribute_strategy)
-    padded = sharding.pad_rows(x_std.astype(np.float32, copy=False), replicas)
+    padded = sharding.pad_rows(x_std, replicas)
     batches = make_eval_dataset(padded, batch_size=max(int(batch_size), replicas), replicas=replicas)
     return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)[: len(x_std)]
 

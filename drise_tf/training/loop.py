@@ -29,6 +29,7 @@ import io
 import json
 import os
 import pathlib
+import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -61,6 +62,14 @@ def default_strategy() -> Any:
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def multi_worker_strategy() -> Any:
+    """A ``MultiWorkerMirroredStrategy`` over the cluster of the ``TF_CONFIG`` environment variable; make it before
+    any other TensorFlow work of the process (TensorFlow's rule), and run the same program on every worker."""
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError("a multi-worker run needs the cluster in the TF_CONFIG environment variable (see the README)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 # ----------------------------------------------------------------------------------------------------------- files
@@ -131,6 +140,44 @@ class _EpochRecorder(keras.callbacks.Callback):
             if old.name != name:
                 old.unlink()
         _write_history(self.out_dir, self.history)
+
+
+# ------------------------------------------------------------------------------------------- training across workers
+def _distributed_train_step(model: Any, strategy: Any, from_logits: bool) -> Any:
+    """One compiled training step under ``strategy`` (Keras 3's ``fit`` does not run under a
+    MultiWorkerMirroredStrategy, keras-team/keras#20585): the global batch's mean cross-entropy plus the
+    regularisation losses, gradients all-reduced over every replica of every worker, one optimizer update; returns
+    the global sums of the loss and of the hits, and the global count of images."""
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=from_logits, reduction="none")
+
+    def replica_step(images: tf.Tensor, labels: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        context = tf.distribute.get_replica_context()
+        count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(images)[0], tf.float32))
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            per_image = tf.cast(loss_fn(labels, outputs), tf.float32)
+            loss = tf.reduce_sum(per_image) / count
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(x, tf.float32) for x in model.losses]))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(outputs, axis=-1), tf.argmax(labels, axis=-1)), tf.float32))
+        return tf.reduce_sum(per_image), hits, tf.cast(tf.shape(images)[0], tf.float32)
+
+    @tf.function
+    def step(batch: Tuple[Any, Any]) -> List[tf.Tensor]:
+        results = strategy.run(replica_step, args=batch)
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results]
+
+    return step
+
+
+def _epoch_across_workers(step: Any, strategy: Any, dataset: Any) -> Dict[str, float]:
+    """One epoch of ``step`` over ``dataset`` split between the workers; the epoch's mean loss and accuracy."""
+    totals = np.zeros(3)
+    for batch in strategy.experimental_distribute_dataset(dataset):
+        totals += [float(value) for value in step(batch)]
+    return {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
 
 
 # -------------------------------------------------------------------------------------------------------- training
@@ -220,7 +267,10 @@ def train(
         Data of the epoch-0 validation point: the validation split (default), or the test split as the
         thesis did (needs ``test_data``).
     strategy : tf.distribute.Strategy, optional
-        Default: :func:`default_strategy`.
+        Default: :func:`default_strategy`. Under a ``MultiWorkerMirroredStrategy`` (several machines, ``TF_CONFIG``)
+        every worker runs the same call; each epoch is a compiled distributed step instead of ``fit`` (which Keras
+        3 cannot run across workers), the same mean loss and update as one process; only the chief writes
+        ``out_dir`` (resume needs it on storage every worker reads).
     verbose : int
         Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
     callbacks : sequence of keras.callbacks.Callback
@@ -258,8 +308,10 @@ def train(
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     strategy = strategy or default_strategy()
+    # Across workers only the chief writes; the others checkpoint into a folder of their own (as Keras advises).
+    write_dir = out_dir if sharding.is_chief(strategy) else pathlib.Path(tempfile.mkdtemp(prefix="drise_tf-worker-"))
+    write_dir.mkdir(parents=True, exist_ok=True)
     replicas = sharding.replica_count(strategy)
     if len(x_train) < replicas:
         raise ValueError(f"train_data has {len(x_train)} images, fewer than the strategy's {replicas} replicas")
@@ -311,19 +363,28 @@ def train(
             val_loss, val_acc = _evaluate_point(working, test_pair if epoch0_val == "test" else (x_val, y_val))
             for key, value in zip(HISTORY_KEYS, (0, loss, acc, val_loss, val_acc, learning_rate_at(schedule, 0))):
                 history[key].append(value)
-            _write_history(out_dir, history)
+            _write_history(write_dir, history)
 
-    recorder = _EpochRecorder(out_dir, history, schedule, settings, best, recipe.best_metric, (x_val, y_val), verbose)
+    recorder = _EpochRecorder(write_dir, history, schedule, settings, best, recipe.best_metric, (x_val, y_val),
+                              verbose)
+    across_workers = sharding.is_multi_worker(strategy)
+    train_step = _distributed_train_step(working, strategy, _from_logits(model)) if across_workers else None
     for epoch in range(start, epochs):
         train_ds = data_lib.make_train_dataset(x_train, y_train, batch_size=batch_size, augmentation=augmentation,
                                                seed=_epoch_seed(seed, epoch), shuffle=True, replicas=replicas)
         infinite = int(train_ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
-        working.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch,
-                    steps_per_epoch=steps_per_epoch if infinite else None, shuffle=False,
-                    callbacks=[recorder, *callbacks], verbose=verbose)
+        if train_step is None:
+            working.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch,
+                        steps_per_epoch=steps_per_epoch if infinite else None, shuffle=False,
+                        callbacks=[recorder, *callbacks], verbose=verbose)
+        else:
+            logs = _epoch_across_workers(train_step, strategy, train_ds.take(steps_per_epoch) if infinite else train_ds)
+            for callback in (recorder, *callbacks):
+                callback.set_model(working)
+                callback.on_epoch_end(epoch, logs)
 
     if recipe.best_metric is not None and recorder.best is not None:
-        working.set_weights(load_model(out_dir / "checkpoints" / f"best{MODEL_SUFFIX}").get_weights())
+        working.set_weights(load_model(write_dir / "checkpoints" / f"best{MODEL_SUFFIX}").get_weights())
     if working is not model:
         model.set_weights(working.get_weights())
     return history
