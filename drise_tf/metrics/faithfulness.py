@@ -3,7 +3,7 @@ ROAD (removal with noisy linear imputation, Rong et al. 2022) and MuFidelity (Bh
 forward pass per chunk of ``batch_size`` perturbed images, mixing images and steps, never one pass per image."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -283,30 +283,41 @@ def noisy_linear_imputation(
     np.ndarray
         float64 (H, W, C).
     """
-    from scipy import sparse
-    from scipy.sparse.linalg import spsolve
-
     image = np.asarray(image, dtype=np.float64)
     removed = np.asarray(removed, dtype=bool)
     if image.ndim != 3 or removed.shape != image.shape[:2]:
         raise ValueError(f"removed must be a (H, W) mask of the (H, W, C) image, got {removed.shape} for {image.shape}")
-    height, width, channels = image.shape
-    unknown = np.flatnonzero(removed)
-    if unknown.size == height * width:
+    if removed.all():
         raise ValueError("removed covers every pixel: nothing is left to impute from")
-    flat = image.reshape(-1, channels).copy()
+    if noise > 0 and rng is None:
+        raise ValueError("rng is needed when noise > 0")
+    return _impute(image[None], removed[None], noise=noise, rngs=[rng])[0]
+
+
+def _impute(images: np.ndarray, removed: np.ndarray, *, noise: float,
+            rngs: Sequence[Optional[np.random.Generator]]) -> np.ndarray:
+    """:func:`noisy_linear_imputation` of K images at once (K, H, W, C) with their masks (K, H, W): one sparse
+    system, block-diagonal over the images, solved in one call; image k's noise is drawn from ``rngs[k]``."""
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    count, height, width, channels = images.shape
+    pixels = height * width
+    flat = images.reshape(count * pixels, channels).astype(np.float64)
+    unknown = np.flatnonzero(removed.reshape(-1))  # image-major, so each image's unknowns are one block
     if unknown.size == 0:
-        return flat.reshape(image.shape)
-    position = np.full(height * width, -1)
+        return flat.reshape(images.shape)
+    position = np.full(count * pixels, -1)
     position[unknown] = np.arange(unknown.size)
-    rows, cols = np.divmod(unknown, width)
+    owner, pixel = np.divmod(unknown, pixels)
+    rows, cols = np.divmod(pixel, width)
     diagonal = np.zeros(unknown.size)
     known_sum = np.zeros((unknown.size, channels))
     entries_row, entries_col, entries_val = [], [], []
     for d_row, d_col, weight in _NEIGHBOURS:
         n_row, n_col = rows + d_row, cols + d_col
         inside = np.flatnonzero((n_row >= 0) & (n_row < height) & (n_col >= 0) & (n_col < width))
-        neighbour = n_row[inside] * width + n_col[inside]
+        neighbour = owner[inside] * pixels + n_row[inside] * width + n_col[inside]
         diagonal[inside] += weight
         is_unknown = position[neighbour] >= 0
         entries_row.append(inside[is_unknown])
@@ -321,11 +332,13 @@ def noisy_linear_imputation(
     )
     imputed = np.asarray(spsolve(system, known_sum)).reshape(unknown.size, channels)
     if noise > 0:
-        if rng is None:
-            raise ValueError("rng is needed when noise > 0")
-        imputed = imputed + noise * rng.standard_normal(imputed.shape)
+        bounds = np.searchsorted(owner, np.arange(count + 1))
+        for k in range(count):
+            if bounds[k + 1] > bounds[k]:
+                imputed[bounds[k]:bounds[k + 1]] += noise * rngs[k].standard_normal((bounds[k + 1] - bounds[k],
+                                                                                     channels))
     flat[unknown] = imputed
-    return flat.reshape(image.shape)
+    return flat.reshape(images.shape)
 
 
 def road(
@@ -336,7 +349,7 @@ def road(
     classes: np.ndarray,
     fractions: Sequence[float] = ROAD_FRACTIONS,
     noise: float = 0.01,
-    seed: int = 0,
+    seed: Union[int, Sequence[int]] = 0,
     batch_size: int = 256,
 ) -> Dict[str, np.ndarray]:
     """ROAD, RemOve And Debias (Rong et al. 2022), without retraining: the class probability after the most (MoRF)
@@ -344,7 +357,7 @@ def road(
 
     Pixels are ordered by the map (ties in row-major order, the reverse order for LeRF); at each fraction f the
     first ``round(f * H * W)`` pixels of the order are imputed. The imputation noise of image ``i``, fraction ``j``
-    and order ``o`` comes from ``numpy.random.default_rng((seed, i, j, o))``: two map sets measured with the same
+    and order ``o`` comes from ``numpy.random.default_rng((*seed, i, j, o))``: two map sets measured with the same
     seed on the same images see the same noise (paired comparisons).
 
     Parameters
@@ -359,7 +372,7 @@ def road(
         Removed fractions, each in (0, 1).
     noise : float
         Imputation noise (see :func:`noisy_linear_imputation`).
-    seed : int
+    seed : int or sequence of int
         Seed of the imputation noise.
     batch_size : int
         Imputed images per forward pass.
@@ -382,17 +395,17 @@ def road(
     pixels = height * width
     counts = np.maximum(1, np.minimum(pixels - 1, np.round(fractions * pixels).astype(int)))
     orders = {"morf": salience_order(maps), "lerf": salience_order(maps)[:, ::-1]}
-    perturbed = np.empty((n_images, len(ROAD_ORDERS), fractions.size, height, width, channels), dtype=np.float32)
-    for i in range(n_images):
-        for o, name in enumerate(ROAD_ORDERS):
-            for j, count in enumerate(counts):
-                removed = np.zeros(pixels, dtype=bool)
-                removed[orders[name][i, :count]] = True
-                rng = np.random.default_rng((seed, i, j, o))
-                perturbed[i, o, j] = noisy_linear_imputation(images[i], removed.reshape(height, width),
-                                                             noise=noise, rng=rng)
-    flat = perturbed.reshape(-1, height, width, channels)
+    # one imputation per (image, order, fraction), all solved together
+    removed = np.zeros((n_images, len(ROAD_ORDERS), fractions.size, pixels), dtype=bool)
+    rank = np.empty((n_images, pixels), dtype=np.int64)
+    for o, name in enumerate(ROAD_ORDERS):
+        np.put_along_axis(rank, orders[name], np.arange(pixels)[None, :], axis=1)
+        removed[:, o] = rank[:, None, :] < counts[None, :, None]
     owner = np.repeat(np.arange(n_images), len(ROAD_ORDERS) * fractions.size)
+    keys = [(i, j, o) for i in range(n_images) for o in range(len(ROAD_ORDERS)) for j in range(fractions.size)]
+    seeds = tuple(np.atleast_1d(seed).tolist())
+    flat = _impute(images[owner], removed.reshape(-1, height, width), noise=noise,
+                   rngs=[np.random.default_rng((*seeds, *key)) for key in keys]).astype(np.float32)
     probs = np.concatenate([_class_probabilities(model, flat[k : k + batch_size], classes[owner[k : k + batch_size]])
                             for k in range(0, len(flat), batch_size)])
     probs = probs.reshape(n_images, len(ROAD_ORDERS), fractions.size)
