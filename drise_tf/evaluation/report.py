@@ -11,7 +11,7 @@ import numpy as np
 
 from drise_tf.core import tables
 from drise_tf.core.compat import write_text_atomic
-from drise_tf.evaluation.run import METRICS, PRIMARY_METRIC
+from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METRICS, PRIMARY_METRIC
 from drise_tf.evaluation.store import read_records
 from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, pairwise_comparisons
 from drise_tf.plotting.figures import ranking_figure, save
@@ -33,14 +33,22 @@ def metric_values(records: Sequence[Mapping[str, Any]], metric: str, *, seed: in
     return values
 
 
-def identical_groups(records: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> List[List[str]]:
-    """Variants whose every metric is equal on every image (the same pixel order: one row), in first-seen order."""
-    signatures: Dict[bytes, List[str]] = {}
+def identical_groups(records: Sequence[Mapping[str, Any]], metrics: Sequence[str], *,
+                     tolerance: float = 1e-4) -> List[List[str]]:
+    """Variants whose mean absolute difference over the images is at most ``tolerance`` in every one of
+    ``metrics`` (one row of the report: variants that order the pixels identically up to float rounding at
+    near-ties), in first-seen order; a merged row shows its first variant's values of the other metrics."""
     tables_by_metric = [metric_values(records, metric) for metric in metrics]
+    groups: List[List[str]] = []
     for name in tables_by_metric[0]:
-        signature = b"".join(np.nan_to_num(table[name], nan=-1e300).tobytes() for table in tables_by_metric)
-        signatures.setdefault(signature, []).append(name)
-    return list(signatures.values())
+        for group in groups:
+            if all(np.nan_to_num(np.nanmean(np.abs(table[name] - table[group[0]])), nan=0.0) <= tolerance
+                   for table in tables_by_metric):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
 
 
 def group_name(group: Sequence[str]) -> str:
@@ -135,7 +143,7 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
         raise ValueError(f"{folder} holds no finished chunk yet: nothing to report")
     out = pathlib.Path(out or folder)
     metrics = list(METRICS if metrics is None else metrics)
-    groups = identical_groups(records, [m for m in metrics if m in records[0]])
+    groups = identical_groups(records, FAITHFULNESS_METRICS)
     kept = {group[0]: group_name(group) for group in groups}
     stability = metric_values(records, "stability")
     masks_used = metric_values(records, "masks_used")
@@ -157,8 +165,10 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
         source = {label: name for name, label in kept.items()}
         for row in rows:
             name = source[row["variant"]]
-            row["stability"] = float(np.nanmedian(stability[name])) if name in stability else float("nan")
-            row["masks"] = float(np.nanmedian(masks_used[name])) if name in masks_used else float("nan")
+            known = name in stability and np.isfinite(stability[name]).any()
+            row["stability"] = float(np.nanmedian(stability[name])) if known else float("nan")
+            masks = np.nanmedian(masks_used[name]) if name in masks_used and np.isfinite(masks_used[name]).any() else None
+            row["masks"] = "" if masks is None else int(masks)
         written[f"ranking_{metric}"] = tables.write_csv(rows, out / f"ranking_{metric}.csv")
         written[f"pairs_{metric}"] = tables.write_csv(pairs, out / f"pairs_{metric}.csv")
         direction = "higher is better" if METRICS[metric] else "lower is better"

@@ -41,6 +41,10 @@ METRICS: Dict[str, bool] = {
     "deletion_auc": False, "insertion_auc": True, "emprt": True, "mprt_spearman": False,
 }
 PRIMARY_METRIC = "road_gap"
+#: The faithfulness metrics, which do not change when a map is scaled or shifted: variants within ``1e-4`` of each
+#: other on all of them, on average over the images (the same pixel order up to float rounding at near-ties, e.g.
+#: the ``none``, ``coverage`` and ``debiased`` aggregations of antithetic masks), are reported as one row.
+FAITHFULNESS_METRICS = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc")
 #: D-RISE / RISE options of the evaluation unless given (N = 2000 antithetic masks: see the README's evaluation).
 DRISE_OPTIONS: Dict[str, Any] = {"n_masks": 2000, "sampling": "antithetic"}
 #: Settings of the metrics (stored with the results; a resumed run must use the same).

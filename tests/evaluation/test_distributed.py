@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 from toy_models import tiny_cnn
+from workers import free_ports
 
 from drise_tf import evaluation
 
@@ -37,19 +37,9 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.distributed
 def test_two_workers_store_the_same_results_as_one_process(tmp_path):
-    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    workers = [f"localhost:{port}" for port in free_ports(2)]
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(workers=workers, tests=TESTS, folder=str(tmp_path / "two"), options=OPTIONS))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -3,13 +3,13 @@ several machines) train an epoch of a tiny model to the same loss and weights as
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from workers import free_ports
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,20 +34,10 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.distributed
 def test_two_workers_train_an_epoch_like_one_process(tmp_path):
     script = tmp_path / "train.py"
-    script.write_text(SCRIPT.format(workers=[f"localhost:{p}" for p in _free_ports(2)], tests=TESTS))
+    script.write_text(SCRIPT.format(workers=[f"localhost:{p}" for p in free_ports(2)], tests=TESTS))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     runs = {name: tmp_path / name for name in ("one", "0", "1")}
     processes = {name: subprocess.Popen([sys.executable, str(script), name, str(folder)], env=env,
