@@ -172,10 +172,33 @@ def _distributed_train_step(model: Any, strategy: Any, from_logits: bool) -> Any
     return step
 
 
+def _replica_slices(dataset: Any, strategy: Any) -> Any:
+    """``dataset``'s batches split over the strategy's replicas: every worker builds the same global batches (same
+    seeds, same augmentation) and feeds each of its replicas its own slice of each, so that a global batch is the
+    one a single process would train on, whatever TensorFlow's automatic sharding would do (it splits before or
+    after a batch-level augmentation depending on the version)."""
+    def per_worker(context: tf.distribute.InputContext) -> Any:
+        replicas = context.num_replicas_in_sync
+        local = replicas // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+
+        def slices(images: tf.Tensor, labels: tf.Tensor) -> Any:
+            size = tf.shape(images)[0]
+            bounds = size * tf.range(first, first + local + 1) // replicas
+            return tf.data.Dataset.range(local).map(
+                lambda r: (images[bounds[r]:bounds[r + 1]], labels[bounds[r]:bounds[r + 1]]))
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return dataset.with_options(options).flat_map(slices)
+
+    return strategy.distribute_datasets_from_function(per_worker)
+
+
 def _epoch_across_workers(step: Any, strategy: Any, dataset: Any) -> Dict[str, float]:
     """One epoch of ``step`` over ``dataset`` split between the workers; the epoch's mean loss and accuracy."""
     totals = np.zeros(3)
-    for batch in strategy.experimental_distribute_dataset(dataset):
+    for batch in _replica_slices(dataset, strategy):
         totals += [float(value) for value in step(batch)]
     return {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
 
