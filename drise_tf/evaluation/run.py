@@ -118,10 +118,10 @@ class Evaluation:
     def measure(self, images: np.ndarray, labels: np.ndarray, maps: Mapping[str, np.ndarray], *,
                 metric_seed: Tuple[int, ...]) -> Dict[str, Dict[str, np.ndarray]]:
         """ROAD, MuFidelity and deletion / insertion of every map set, for the true class; map sets that order the
-        pixels identically are measured once (and get the same values)."""
+        pixels identically (see :func:`_order_key`) are measured once and get the same values."""
         distinct: Dict[bytes, str] = {}
         for name, name_maps in maps.items():
-            distinct.setdefault(salience_order(name_maps).tobytes(), name)
+            distinct.setdefault(_order_key(name_maps), name)
         measured: Dict[str, Dict[str, np.ndarray]] = {}
         fidelity = mu_fidelity(self.model, images, {name: maps[name] for name in distinct.values()}, classes=labels,
                                seed=metric_seed, batch_size=self.batch_size, **METRIC_SETTINGS["mu_fidelity"])
@@ -133,7 +133,17 @@ class Evaluation:
             measured[name] = {"road_gap": found["gap"], "road_morf": found["morf_mean"],
                               "road_lerf": found["lerf_mean"], "mu_fidelity": fidelity[name],
                               "deletion_auc": causal["deletion_auc"], "insertion_auc": causal["insertion_auc"]}
-        return {name: measured[distinct[salience_order(name_maps).tobytes()]] for name, name_maps in maps.items()}
+        return {name: measured[distinct[_order_key(name_maps)]] for name, name_maps in maps.items()}
+
+
+def _order_key(maps: np.ndarray) -> bytes:
+    """The pixel order of each map after scaling it to [0, 1] and rounding to 6 decimals: maps that differ by a scale,
+    a shift or float rounding at near-ties (e.g. the ``none``, ``coverage`` and ``debiased`` aggregations of
+    antithetic masks) get one key and are measured once."""
+    maps = np.asarray(maps, dtype=np.float64)
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - low
+    return salience_order(np.round((maps - low) / np.where(span > 0, span, 1.0), 6)).tobytes()
 
 
 def _records(ids: np.ndarray, labels: np.ndarray, positions: np.ndarray, seed_index: int,

@@ -135,3 +135,17 @@ def test_a_sigkilled_run_resumes_without_recomputing_or_duplicating(tmp_path):
         other = by_key[(record["position"], record["variant"], record["seed"])]
         for metric in ("road_gap", "mu_fidelity", "deletion_auc", "stability"):
             assert record[metric] == pytest.approx(other[metric], abs=1e-5), (metric, record, other)
+
+
+def test_maps_that_differ_by_scale_shift_or_rounding_are_measured_once():
+    model = tiny_cnn()
+    images, labels = _data(2)
+    run = evaluation.Evaluation(model, drise_options=DRISE, similarities=SCORES, methods={}, seed=0)
+    maps = np.random.default_rng(1).random((2, 8, 8)).astype(np.float32)
+    found = run.measure(images, labels, {"a": maps, "scaled": 3 * maps + 1, "rounded": maps * (1 + 1e-9),
+                                         "reversed": -maps}, metric_seed=(0,))
+    assert found["a"] is found["scaled"] and found["a"] is found["rounded"]
+    assert not np.allclose(found["reversed"]["road_gap"], found["a"]["road_gap"])
+    direct = metrics.road(model, images, maps, classes=labels, seed=(0,), fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                          noise=0.01)
+    np.testing.assert_allclose(found["scaled"]["road_gap"], direct["gap"])
