@@ -126,6 +126,15 @@ def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _masks_sentence(drise: Mapping[str, Any]) -> str:
+    """How the D-RISE and RISE maps were made, in words."""
+    sentence = f"D-RISE and RISE: {drise.get('n_masks')} {drise.get('sampling', 'iid')} masks per map"
+    if drise.get("target_stability"):
+        sentence += (f", then more until an estimated two-seed Spearman of {drise['target_stability']} "
+                     f"(at most {drise.get('max_masks') or 20 * int(drise.get('n_masks') or 0)})")
+    return sentence + "."
+
+
 def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] = None,
                  metrics: Optional[Sequence[str]] = None, n_resamples: int = 2000) -> Dict[str, str]:
     """Rank the variants of an evaluation run on every metric and write the answer next to the results.
@@ -183,6 +192,6 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
               f"difference within {NOISE_FACTOR:g}x the Monte Carlo noise of the maps); `noise`: standard deviation "
               f"of the mean across mask seeds (two seeds on the first {settings.get('noise_images')} images); "
               f"`stability`: median estimated two-seed Spearman of the maps; `masks`: median masks per map. "
-              f"D-RISE: {settings.get('drise')}.\n")
+              f"{_masks_sentence(settings.get('drise', {}))}\n")
     written["report"] = write_text_atomic(out / "report.md", header + "\n" + "\n\n".join(sections) + "\n")
     return written
