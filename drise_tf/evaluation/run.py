@@ -20,18 +20,14 @@ from drise_tf.core import checks, sharding
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.drise import DRise
-from drise_tf.metrics.comparison import SEEDED_METHODS, explain_methods
+from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road, salience_order
 from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
 
-#: The other methods of the evaluation: display name -> (explainer name, options).
+#: The other methods of the evaluation: display name -> (explainer name, options); the comparison's methods but
+#: D-RISE, whose every score and aggregation the evaluation runs itself.
 METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
-    "RISE": ("rise", {}),
-    "Saliency": ("saliency", {}),
-    "SmoothGrad": ("smoothgrad", {}),
-    "Grad-CAM": ("gradcam", {}),
-    "Grad-CAM++": ("gradcam++", {}),
-    "Faster-Score-CAM": ("faster_scorecam", {}),
+    name: spec for name, spec in DEFAULT_METHODS.items() if spec[0] != "drise"
 }
 #: D-RISE aggregations evaluated: "np" orders the pixels exactly as "none" does (a constant factor), so it is left out.
 EVALUATED_AGGREGATIONS = ("none", "coverage", "debiased")
@@ -270,7 +266,8 @@ def evaluate_maps(
     store = ResultStore(folder, run_settings, resume=resume, read_only=not chief)
     evaluation = Evaluation(model, drise_options=drise_options, similarities=similarities, methods=methods,
                             seed=seed, batch_size=batch_size, strategy=strategy)
-    starts = [start for start in range(0, len(images), chunk_size) if start not in set(store.finished())]
+    finished = set(store.finished())
+    starts = [start for start in range(0, len(images), chunk_size) if start not in finished]
     done = len(images) - sum(min(chunk_size, len(images) - start) for start in starts)
     began = time.perf_counter()
     for count, start in enumerate(starts, start=1):
