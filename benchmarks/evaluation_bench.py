@@ -3,9 +3,12 @@
     python benchmarks/evaluation_bench.py --run models/quick --data ../shared/data/cifar10-subset.npz
 
 On a few test images of a trained run: the time of every part of one chunk (D-RISE with every score, RISE, each
-other method, ROAD, MuFidelity + deletion / insertion), then images per minute for all variants together, the share
-of the time that is the forward-pass floor (every forward pass the run makes, timed as a pure compiled forward pass
-over as many images), and the peak memory after each chunk (it must not grow with the number of images).
+other method, ROAD, MuFidelity, deletion / insertion of the distinct pixel orders), the share of the time that is the
+forward-pass floor (every forward pass the chunk makes, timed as a pure compiled forward pass over as many images),
+then images per minute of whole runs, for all variants together: plain images, and images of the noise and MPRT
+subsets (explained again with a second seed and on the randomised model); from both, the projected time of the
+full comparison (``--project`` images, the first 100 in both subsets); and the peak memory after one chunk and
+after every run (it must not grow with the number of images).
 """
 from __future__ import annotations
 
@@ -21,7 +24,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noqa: E402
-from drise_tf.evaluation.run import DRISE_OPTIONS, METHODS, METRIC_SETTINGS  # noqa: E402
+from drise_tf.evaluation.run import (  # noqa: E402
+    DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS, _representatives,
+)
+from drise_tf.metrics.comparison import explain_methods  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -34,6 +40,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--chunk-size", type=int, default=5)
+    parser.add_argument("--project", type=int, default=1000)
     args = parser.parse_args()
 
     model, standardizer = load_run(args.run)
@@ -49,27 +56,33 @@ def main() -> None:
 
     # 1. the parts of one chunk
     parts = {}
+    drise = run._drise_for(model, seed=0)
     start = time.perf_counter()
-    maps, _, _ = run.maps(model, x, y, seed=0)
-    parts["maps (D-RISE all scores, RISE, gradients, CAMs)"] = time.perf_counter() - start
-    distinct = {metrics.salience_order(m).tobytes(): name for name, m in maps.items()}
+    maps = drise.explain_scores(x, y, similarities=explain.similarity.available(),
+                                aggregations=EVALUATED_AGGREGATIONS, return_stability=True)[0]
+    parts[f"D-RISE, {len(maps)} scores x aggregations"] = time.perf_counter() - start
+    for name, spec in METHODS.items():
+        start = time.perf_counter()
+        maps.update(explain_methods(model, x, y, methods={name: spec}, seed=0, **DRISE_OPTIONS)[0])
+        parts[name] = time.perf_counter() - start
+    distinct = sorted(set(_representatives(maps).values()))
     start = time.perf_counter()
-    for name in distinct.values():
+    for name in distinct:
         metrics.road(model, x, maps[name], classes=y, **METRIC_SETTINGS["road"])
-    parts[f"ROAD ({len(distinct)} distinct maps)"] = time.perf_counter() - start
+    parts[f"ROAD ({len(distinct)} distinct pixel orders of {len(maps)} maps)"] = time.perf_counter() - start
     start = time.perf_counter()
-    metrics.mu_fidelity(model, x, {n: maps[n] for n in distinct.values()}, classes=y,
-                        **METRIC_SETTINGS["mu_fidelity"])
+    metrics.mu_fidelity(model, x, {n: maps[n] for n in distinct}, classes=y, **METRIC_SETTINGS["mu_fidelity"])
     parts["MuFidelity (shared perturbations)"] = time.perf_counter() - start
     start = time.perf_counter()
-    for name in distinct.values():
+    for name in distinct:
         metrics.deletion_insertion(model, x, maps[name], classes=y)
     parts["deletion / insertion"] = time.perf_counter() - start
     total = sum(parts.values())
     for name, seconds in parts.items():
-        print(f"  {name:55s} {seconds:7.1f} s  ({seconds / total:5.1%})")
+        print(f"  {name:60s} {seconds:7.1f} s  ({seconds / total:5.1%})")
 
-    # 2. forward-pass floor of the same chunk: the forward passes it made, as one pure compiled forward pass
+    # 2. forward-pass floor of the same chunk: the forward passes of D-RISE, RISE and the metrics (not counted: the
+    # few of Faster-Score-CAM, the gradient passes of Saliency, SmoothGrad and the CAMs), as one pure forward pass
     steps = len(metrics.causal_fractions(32, 32))
     forwards = len(x) * (2 * n_masks + len(distinct) * (2 * len(METRIC_SETTINGS["road"]["fractions"]) + 2 * steps)
                          + METRIC_SETTINGS["mu_fidelity"]["n_perturbations"] + 1)
@@ -83,15 +96,25 @@ def main() -> None:
     print(f"  forward passes of the chunk: {forwards} -> pure forward {floor:.1f} s = {floor / total:.0%} of the "
           f"chunk's time (the rest: mask rendering, imputation solves, gradients, bookkeeping)")
 
-    # 3. the whole run: images per minute; peak memory after one chunk and after all of them
+    # 3. whole runs: images per minute without and with the noise / MPRT subsets; the projected full comparison
     after_chunk = peak_rss_mb()
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        evaluation.evaluate_maps(model, images, labels, folder, image_ids=ids, noise_images=0, mprt_images=0,
-                                 chunk_size=args.chunk_size, progress=False)
-        seconds = time.perf_counter() - start
-    print(f"  whole run, every variant and metric (no noise / MPRT subsets): {args.images / seconds * 60:.1f} images/min")
-    print(f"  peak RSS after one chunk {after_chunk:.0f} MB, after {args.images} images {peak_rss_mb():.0f} MB")
+    rates = {}
+    for label, count, subsets in (("plain images", args.images, 0), ("noise + MPRT images", args.chunk_size,
+                                                                     args.chunk_size)):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            evaluation.evaluate_maps(model, images[:count], labels[:count], folder, image_ids=ids[:count],
+                                     noise_images=subsets, mprt_images=subsets, chunk_size=args.chunk_size,
+                                     progress=False)
+            rates[label] = count / (time.perf_counter() - start) * 60
+        print(f"  whole run, every variant and metric, {label}: {rates[label]:.1f} images/min")
+    subset = min(100, args.project)
+    minutes = (args.project - subset) / rates["plain images"] + subset / rates["noise + MPRT images"]
+    print(f"  projected full comparison of {args.project} images ({subset} in the noise and MPRT subsets): "
+          f"{minutes:.0f} min")
+    print(f"  peak RSS after one chunk {after_chunk:.0f} MB, after the runs ({args.images} images) "
+          f"{peak_rss_mb():.0f} MB")
+
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.drise import DRise
 from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
-from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road, salience_order
+from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road
 from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
 
 #: The other methods of the evaluation: display name -> (explainer name, options); the comparison's methods but
@@ -114,14 +114,13 @@ class Evaluation:
     def measure(self, images: np.ndarray, labels: np.ndarray, maps: Mapping[str, np.ndarray], *,
                 metric_seed: Tuple[int, ...]) -> Dict[str, Dict[str, np.ndarray]]:
         """ROAD, MuFidelity and deletion / insertion of every map set, for the true class; map sets that order the
-        pixels identically (see :func:`_order_key`) are measured once and get the same values."""
-        distinct: Dict[bytes, str] = {}
-        for name, name_maps in maps.items():
-            distinct.setdefault(_order_key(name_maps), name)
+        pixels identically (see :func:`_representatives`) are measured once and get the same values."""
+        representative = _representatives(maps)
+        distinct = sorted(set(representative.values()), key=list(maps).index)
         measured: Dict[str, Dict[str, np.ndarray]] = {}
-        fidelity = mu_fidelity(self.model, images, {name: maps[name] for name in distinct.values()}, classes=labels,
+        fidelity = mu_fidelity(self.model, images, {name: maps[name] for name in distinct}, classes=labels,
                                seed=metric_seed, batch_size=self.batch_size, **METRIC_SETTINGS["mu_fidelity"])
-        for name in distinct.values():
+        for name in distinct:
             found = road(self.model, images, maps[name], classes=labels, seed=metric_seed,
                          batch_size=self.batch_size, **METRIC_SETTINGS["road"])
             causal = deletion_insertion(self.model, images, maps[name], classes=labels, batch_size=self.batch_size,
@@ -129,17 +128,40 @@ class Evaluation:
             measured[name] = {"road_gap": found["gap"], "road_morf": found["morf_mean"],
                               "road_lerf": found["lerf_mean"], "mu_fidelity": fidelity[name],
                               "deletion_auc": causal["deletion_auc"], "insertion_auc": causal["insertion_auc"]}
-        return {name: measured[distinct[_order_key(name_maps)]] for name, name_maps in maps.items()}
+        return {name: measured[representative[name]] for name in maps}
 
 
-def _order_key(maps: np.ndarray) -> bytes:
-    """The pixel order of each map after scaling it to [0, 1] and rounding to 6 decimals: maps that differ by a scale,
-    a shift or float rounding at near-ties (e.g. the ``none``, ``coverage`` and ``debiased`` aggregations of
-    antithetic masks) get one key and are measured once."""
-    maps = np.asarray(maps, dtype=np.float64)
-    low = maps.min(axis=(1, 2), keepdims=True)
-    span = maps.max(axis=(1, 2), keepdims=True) - low
-    return salience_order(np.round((maps - low) / np.where(span > 0, span, 1.0), 6)).tobytes()
+#: Two map sets order the pixels identically when, on every image, one is a positive scale and shift of the other
+#: up to float rounding: the least-squares fit of one by the other misses no pixel by more than
+#: ``SAME_ORDER_TOLERANCE`` of the map's range (e.g. the ``none``, ``coverage`` and ``debiased`` aggregations of
+#: antithetic masks, whose per-pixel mask count is constant; only near-ties can then swap).
+SAME_ORDER_TOLERANCE = 1e-4
+
+
+def _same_order(maps: np.ndarray, other: np.ndarray) -> bool:
+    """True when, on every image, ``maps`` (B, H, W) is a positive scale and shift of ``other`` up to
+    :data:`SAME_ORDER_TOLERANCE` of its range; constant maps match only constant maps."""
+    a = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
+    b = np.asarray(other, dtype=np.float64).reshape(len(other), -1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    a_range, b_range = np.ptp(a, axis=1), np.ptp(b, axis=1)
+    if np.any((a_range == 0) != (b_range == 0)):
+        return False
+    varying = a_range > 0
+    a, b, a_range = a[varying], b[varying], a_range[varying]
+    slope = np.einsum("ij,ij->i", a, b) / np.einsum("ij,ij->i", b, b)
+    misfit = np.abs(a - slope[:, None] * b).max(axis=1)
+    return bool(np.all((slope > 0) & (misfit <= SAME_ORDER_TOLERANCE * a_range)))
+
+
+def _representatives(maps: Mapping[str, np.ndarray]) -> Dict[str, str]:
+    """Name -> the first name (in ``maps``'s order) whose maps order the pixels identically (:func:`_same_order`),
+    so that each order is measured once."""
+    found: Dict[str, str] = {}
+    for name, name_maps in maps.items():
+        found[name] = next((kept for kept in dict.fromkeys(found.values()) if _same_order(name_maps, maps[kept])),
+                           name)
+    return found
 
 
 def _records(ids: np.ndarray, labels: np.ndarray, positions: np.ndarray, seed_index: int,
