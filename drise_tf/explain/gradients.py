@@ -15,6 +15,9 @@ from tf_keras_vis.utils.scores import CategoricalScore
 from drise_tf.explain.base import Explainer, register_explainer
 from drise_tf.explain.model_copies import working_copy
 
+#: Noisy copies per backward pass of SmoothGrad.
+GRADIENT_BATCH = 256
+
 
 class SaliencyExplainer(Explainer):
     """Vanilla saliency (Simonyan et al. 2013): max over channels of |d logit_c / d x|.
@@ -71,11 +74,13 @@ class SmoothGradExplainer(SaliencyExplainer):
     def _explain(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
         axes = tuple(range(1, images.ndim))
         sigma = self.noise * (images.max(axis=axes, keepdims=True) - images.min(axis=axes, keepdims=True))
-        total = np.zeros_like(images)
-        for _ in range(self.samples):
-            noisy = images + (sigma * self.rng.standard_normal(images.shape)).astype(np.float32)
-            total += self.gradients(noisy, targets)
-        return (total / self.samples).max(axis=-1)
+        noisy = images + (sigma * self.rng.standard_normal((self.samples,) + images.shape)).astype(np.float32)
+        noisy, repeated = noisy.reshape((-1,) + images.shape[1:]), np.tile(targets, self.samples)
+        gradients = np.concatenate([  # every noisy copy of every image, GRADIENT_BATCH images per backward pass
+            self.gradients(noisy[i : i + GRADIENT_BATCH], repeated[i : i + GRADIENT_BATCH])
+            for i in range(0, len(noisy), GRADIENT_BATCH)
+        ])
+        return gradients.reshape((self.samples,) + images.shape).mean(axis=0).max(axis=-1)
 
 
 class GuidedBackpropExplainer(SaliencyExplainer):

@@ -202,6 +202,23 @@ def test_smoothgrad_is_seeded_and_reduces_to_saliency_without_noise(model, image
         make_explainer("smoothgrad", model, samples=0)
 
 
+def test_smoothgrad_is_the_mean_gradient_over_the_seeded_noisy_copies(model, logits_model, images, monkeypatch):
+    from drise_tf.explain import gradients
+
+    monkeypatch.setattr(gradients, "GRADIENT_BATCH", 4)  # 5 copies x 3 images: backward passes of 4, 4, 4, 3
+    maps = make_explainer("smoothgrad", model, samples=5, noise=0.3, seed=11).explain(images, TARGETS)
+    rng = np.random.default_rng(11)
+    sigma = 0.3 * (images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3)))[:, None, None, None]
+    total = np.zeros_like(images)
+    for _ in range(5):  # the naive loop: one noisy copy of every image at a time, its logit gradient by GradientTape
+        noisy = tf.constant(images + (sigma * rng.standard_normal(images.shape)).astype(np.float32))
+        with tf.GradientTape() as tape:
+            tape.watch(noisy)
+            logits = tf.gather(logits_model(noisy), TARGETS, axis=1, batch_dims=1)
+        total += np.abs(tape.gradient(logits, noisy).numpy())
+    np.testing.assert_allclose(maps, (total / 5).max(axis=-1), rtol=1e-5, atol=1e-7)
+
+
 def test_default_cam_layer_on_resnet18_is_the_last_block_output():
     from tf_keras_vis.utils import find_layer
     from tf_keras_vis.utils.model_modifiers import Conv  # the class tf-keras-vis seeks
