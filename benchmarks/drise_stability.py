@@ -55,11 +55,11 @@ def two_seed(model, images, labels, seeds=(0, 1), **settings):
     return runs
 
 
-def calibration(model, images, labels, sizes) -> list:
+def calibration(model, images, labels, sizes, samplings) -> list:
     """Three seeds per design and N: the measured median is averaged over the 3 pairs, because every image of a
     run shares the run's masks, so the 16 maps' mask noise is correlated and one pair is a noisy reference."""
     rows = []
-    for sampling in SAMPLINGS:
+    for sampling in samplings:
         for n in sizes:
             runs = two_seed(model, images, labels, seeds=(0, 1, 2), n_masks=n, sampling=sampling)
             for name in ESTIMATORS:
@@ -69,7 +69,7 @@ def calibration(model, images, labels, sizes) -> list:
                 rows.append(dict(sampling=sampling, n=n, estimator=name, measured=float(measured),
                                  estimated=float(estimate), error=float(estimate - measured),
                                  seconds=float(np.mean([r["seconds"] for r in runs]))))
-                print(f"  {sampling:10s} N={n:5d} {name:22s} two-seed Spearman measured {measured:.3f} "
+                print(f"  {sampling:16s} N={n:5d} {name:22s} two-seed Spearman measured {measured:.3f} "
                       f"estimated {estimate:.3f} (error {estimate - measured:+.3f})", flush=True)
     return rows
 
@@ -99,7 +99,7 @@ def needed(sizes, medians) -> tuple:
     return int(sizes[-1] * target * (1 - last) / (last * (1 - target))), True
 
 
-def forward_counts(model, images, labels, round_size, max_masks) -> list:
+def forward_counts(model, images, labels, round_size, max_masks, samplings) -> list:
     floor_images = np.repeat(images[:1], 100, axis=0)
     forward = tf.function(lambda x: model(x, training=False))
     forward(floor_images)
@@ -110,7 +110,7 @@ def forward_counts(model, images, labels, round_size, max_masks) -> list:
     print(f"  pure forward pass: {1 / floor_per_image:.0f} images/s", flush=True)
     sizes = np.arange(round_size, max_masks + 1, round_size)
     rows = []
-    for sampling in SAMPLINGS:
+    for sampling in samplings:
         runs = two_seed(model, images, labels, n_masks=round_size, sampling=sampling, target_stability=0.9999,
                         max_masks=max_masks)
         used = min(int(r["explainer"].masks_used.min()) for r in runs)
@@ -128,11 +128,12 @@ def forward_counts(model, images, labels, round_size, max_masks) -> list:
                              forward_floor_seconds=forwards * floor_per_image))
     iid = {row["estimator"]: row["masks_to_target"] for row in rows if row["sampling"] == "iid"}
     for row in rows:
-        row["ratio_to_iid"] = iid[row["estimator"]] / row["masks_to_target"]
+        row["ratio_to_iid"] = iid[row["estimator"]] / row["masks_to_target"] if iid else None
         mark = "~" if row["extrapolated"] else " "
         at = ", ".join(f"{k}: {v:.2f}" for k, v in list(row["spearman_at"].items())[:: max(1, len(usable) // 5)])
-        print(f"  {row['sampling']:10s} {row['estimator']:22s} masks to {TARGET}: {mark}{row['masks_to_target']:7d} "
-              f"(x{row['ratio_to_iid']:.1f} fewer than iid); run / forward floor "
+        ratio = f"x{row['ratio_to_iid']:.1f} fewer than iid" if iid else "iid not run"
+        print(f"  {row['sampling']:16s} {row['estimator']:22s} masks to {TARGET}: {mark}{row['masks_to_target']:7d} "
+              f"({ratio}); run / forward floor "
               f"{row['seconds'] / row['forward_floor_seconds']:.2f}; Spearman at {at}", flush=True)
     return rows
 
@@ -154,7 +155,7 @@ def adaptive(model, images, labels, round_size, max_masks, target, samplings) ->
         stopped = used < (max_masks // round_size) * round_size
         rows.append(dict(sampling=sampling, masks_used=used.tolist(), estimated=estimate.tolist(),
                          measured=measured.tolist(), stopped=int(stopped.sum())))
-        print(f"  {sampling:10s} thesis map, target {target}: masks used median {int(np.median(used))} "
+        print(f"  {sampling:16s} thesis map, target {target}: masks used median {int(np.median(used))} "
               f"(min {used.min()}, max {used.max()}; {stopped.sum()}/{len(used)} reached the target); at the stop "
               f"estimated {np.median(estimate[stopped]) if stopped.any() else float('nan'):.3f}, measured "
               f"{np.median(measured[stopped]) if stopped.any() else float('nan'):.3f} (median)", flush=True)
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--parts", default="calibration,counts,adaptive")
     parser.add_argument("--adaptive-target", type=float, default=0.8,
                         help="target of part 3 (0.9 needs more than 20000 masks for most thesis maps)")
+    parser.add_argument("--samplings", default=",".join(SAMPLINGS), help="designs of parts 1 and 2 (ratios need iid)")
     parser.add_argument("--adaptive-samplings", default=",".join(SAMPLINGS))
     parser.add_argument("--out", default="benchmarks/drise_stability.json")
     args = parser.parse_args()
@@ -191,11 +193,12 @@ def main() -> None:
 
     if "calibration" in parts:
         print(f"== 1. calibration on {args.images} images", flush=True)
-        save("calibration", calibration(model, images[: args.images], labels[: args.images], (1000, 5000)))
+        save("calibration", calibration(model, images[: args.images], labels[: args.images], (1000, 5000),
+                                          args.samplings.split(",")))
     if "counts" in parts:
         print(f"== 2. forward passes to a two-seed Spearman of {TARGET} on {args.count_images} images", flush=True)
         save("counts", forward_counts(model, images[: args.count_images], labels[: args.count_images], args.round,
-                                      args.max_masks))
+                                      args.max_masks, args.samplings.split(",")))
     if "adaptive" in parts:
         print(f"== 3. adaptive stopping at {args.adaptive_target} on {args.count_images} images", flush=True)
         save("adaptive", adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     maps.add_argument("--out", default=None, help="results folder (default: <run>/evaluation)")
     maps.add_argument("--resume", action="store_true", help="continue the run stored in --out with the same settings")
     maps.add_argument("--n-masks", type=int, default=2000, help="D-RISE / RISE masks per image (default: 2000)")
-    maps.add_argument("--sampling", default="antithetic", help="mask design: iid, antithetic, sobol or latin")
+    maps.add_argument("--sampling", default="antithetic",
+                      help="mask design: iid, antithetic, sobol, latin or antithetic_sobol")
     maps.add_argument("--target-stability", type=float, default=None,
                       help="run each map to this estimated two-seed Spearman instead of a fixed --n-masks")
     maps.add_argument("--max-masks", type=int, default=None, help="cap of masks per image with --target-stability")

@@ -30,7 +30,8 @@ P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
 PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
 SEED = exp.profile.seed  # seed of the masks (the thesis set none)
-SAMPLING = "antithetic"  # mask design of the last cell: "iid" (thesis), "antithetic", "sobol" or "latin"
+SAMPLING = "antithetic"  # mask design of the last cell: "iid" (thesis), "antithetic", "sobol", "latin", ...
+# or "antithetic_sobol"
 TARGET_STABILITY = 0.9  # last cell: draw masks until each map's estimated two-seed Spearman reaches this
 
 # %% Choose the images: the first K test images of TRUE_CLASS classified as TRUE_CLASS, and as PAIR_CLASS

@@ -31,7 +31,7 @@ exp = setup(__file__)
 # %% Parameters
 N_IMAGES = exp.profile.k_evaluate  # test images, a seeded random choice (quick: 1000; thesis: None = all 10,000)
 N_MASKS = exp.profile.evaluate_masks  # D-RISE / RISE masks per map (2000 antithetic: see the README)
-SAMPLING = "antithetic"  # mask design: "iid" (thesis), "antithetic", "sobol" or "latin"
+SAMPLING = "antithetic"  # mask design: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
 TARGET_STABILITY = None  # e.g. 0.8: masks per image until every map's estimated two-seed Spearman reaches it
 GRID_SIZE = exp.profile.grid_size  # D-RISE mask grid (thesis: 16); RISE keeps its own 7x7 bilinear masks
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass

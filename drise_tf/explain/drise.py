@@ -120,7 +120,7 @@ class DRise(Explainer):
         How the weighted mask sum becomes the map (:func:`aggregate`): ``none``: the raw sum (thesis); ``np``:
         divided by N*p (RISE); ``coverage``: divided per pixel by how many masks kept it; ``debiased``: the sum minus
         the mean score times the per-pixel mask sum.
-    sampling : {"iid", "antithetic", "sobol", "latin"}
+    sampling : {"iid", "antithetic", "sobol", "latin", "antithetic_sobol"}
         Mask design (:class:`~drise_tf.explain.masks.MaskStream`); every design estimates the same map, the
         variance-reduced ones with less Monte Carlo noise. "iid" is the thesis's.
     replicas : int
@@ -191,9 +191,9 @@ class DRise(Explainer):
         self.score = similarity_lib.get(similarity)
         self.aggregation = checks.one_of(aggregation, "aggregation", AGGREGATIONS)
         self.sampling = checks.one_of(sampling, "sampling", masks_lib.SAMPLINGS)
-        unit = 2 if self.sampling == "antithetic" else 1
+        unit = masks_lib.sampling_unit(self.sampling)
         if self.n_masks % unit:
-            raise ValueError(f"n_masks must be even for antithetic sampling (masks come in pairs), got {n_masks}")
+            raise ValueError(f"n_masks must be even for {self.sampling} sampling (masks come in pairs), got {n_masks}")
         self.replicas = min(checks.positive_int(replicas, "replicas"), self.n_masks // unit)
         if target_stability is not None and (
             isinstance(target_stability, bool) or not isinstance(target_stability, (int, float, np.floating))

@@ -27,7 +27,7 @@ SeedLike = Union[None, int, np.random.Generator]
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
 METHODS = ("fast", "reference")
-SAMPLINGS = ("iid", "antithetic", "sobol", "latin")
+SAMPLINGS = ("iid", "antithetic", "sobol", "latin", "antithetic_sobol")
 
 
 def size_pair(value: SizeLike, name: str, minimum: int = 1) -> Tuple[int, int]:
@@ -175,6 +175,9 @@ class MaskStream:
       each replica is its own scrambled sequence.
     - ``"latin"``: Latin hypercube points (:class:`scipy.stats.qmc.LatinHypercube`) over the cells and the offsets,
       a fresh one per replica and draw: every cell is kept in ``p`` of a replica's masks up to one.
+    - ``"antithetic_sobol"``: antithetic pairs whose first masks are scrambled Sobol points (one sequence per
+      replica, as in ``"sobol"``): the pairs cancel the even part of the score's response, the Sobol points balance
+      its low-order part.
 
     Two different seeds share no random draw: replicas get their seeds from :class:`numpy.random.SeedSequence`.
 
@@ -182,7 +185,7 @@ class MaskStream:
     ----------
     grid_size, p, image_size, upsample, shift
         As in :func:`generate_masks`.
-    sampling : {"iid", "antithetic", "sobol", "latin"}
+    sampling : {"iid", "antithetic", "sobol", "latin", "antithetic_sobol"}
         The design.
     replicas : int
         Number of independent replicas (>= 1).
@@ -214,9 +217,9 @@ class MaskStream:
         self.drawn = 0
         self._rng = rng_from(seed)
         dimension = self.grid[0] * self.grid[1] + 2
-        if sampling in ("sobol", "latin"):
+        if sampling in ("sobol", "latin", "antithetic_sobol"):
             children = self._rng.spawn(self.replicas)
-            if sampling == "sobol":
+            if sampling in ("sobol", "antithetic_sobol"):
                 self._engines = [scipy.stats.qmc.Sobol(dimension, scramble=True, seed=child) for child in children]
             else:
                 self._engines = [np.random.default_rng(child) for child in children]
@@ -224,7 +227,7 @@ class MaskStream:
     @property
     def unit(self) -> int:
         """Masks that belong together (an antithetic pair: 2); draws and replica blocks are multiples of it."""
-        return 2 if self.sampling == "antithetic" else 1
+        return sampling_unit(self.sampling)
 
     def draw(self, n: int) -> Tuple[MaskPlan, np.ndarray]:
         """The next ``n`` masks of the stream and the replica (0 .. replicas-1) of each, int64 (n,).
@@ -249,19 +252,29 @@ class MaskStream:
         """Points of the unit cube (n, cells + 2), replica by replica."""
         dimension = self.grid[0] * self.grid[1] + 2
         if self.sampling == "antithetic":
-            u = self._rng.random((int(units.sum()), dimension))
-            pairs = np.stack([u, 1.0 - u], axis=1)  # (pairs, 2, d): a mask and its mirror, adjacent
-            pairs[:, 1, -2:] = u[:, -2:]  # the mirror keeps its partner's crop offset
-            return pairs.reshape(-1, dimension)
+            return _mirrored(self._rng.random((int(units.sum()), dimension)))
         blocks = []
         for engine, count in zip(self._engines, units):
-            if self.sampling == "sobol":
-                with warnings.catch_warnings():  # balance is best at powers of 2; any prefix stays unbiased
-                    warnings.simplefilter("ignore", UserWarning)
-                    blocks.append(engine.random(int(count)))
-            else:
+            if self.sampling == "latin":
                 blocks.append(scipy.stats.qmc.LatinHypercube(dimension, seed=engine).random(int(count)))
+                continue
+            with warnings.catch_warnings():  # balance is best at powers of 2; any prefix stays unbiased
+                warnings.simplefilter("ignore", UserWarning)
+                points = engine.random(int(count))
+            blocks.append(_mirrored(points) if self.sampling == "antithetic_sobol" else points)
         return np.concatenate(blocks)
+
+
+def sampling_unit(sampling: str) -> int:
+    """Masks that belong together under ``sampling``: 2 for the antithetic designs (a mask and its mirror), else 1."""
+    return 2 if sampling in ("antithetic", "antithetic_sobol") else 1
+
+
+def _mirrored(points: np.ndarray) -> np.ndarray:
+    """Each point ``u`` (n, cells + 2) followed by its mirror ``1 - u`` over the cells, with ``u``'s crop offset."""
+    pairs = np.stack([points, 1.0 - points], axis=1)  # (pairs, 2, d): a mask and its mirror, adjacent
+    pairs[:, 1, -2:] = points[:, -2:]  # the mirror keeps its partner's crop offset
+    return pairs.reshape(-1, points.shape[1])
 
 
 def generate_masks(

@@ -344,7 +344,7 @@ def test_any_size_model_and_grid_check():
 
 
 # ------------------------------------------------------------------------------------ designs, stability, stopping
-@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin"])
+@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin", "antithetic_sobol"])
 def test_every_design_agrees_with_naive_loop_over_its_masks(model, images, sampling):
     explainer = DRise(model, n_masks=16, grid_size=8, p=0.5, sampling=sampling, similarity="probability",
                       aggregation="debiased", seed=3, batch_size=10)

@@ -146,7 +146,7 @@ def test_stream_replicas_and_reproducibility(sampling):
     plan, replica = stream.draw(14)
     assert len(plan) == 14 and plan.render().shape == (14, 16, 16)
     assert np.all(np.diff(replica) >= 0) and np.bincount(replica).tolist() in ([4, 6, 4], [5, 4, 5], [4, 5, 5])
-    if sampling == "antithetic":  # a pair never straddles two replicas
+    if sampling in ("antithetic", "antithetic_sobol"):  # a pair never straddles two replicas
         assert np.all(replica[0::2] == replica[1::2])
     again, _ = MaskStream(8, 0.3, 16, sampling=sampling, replicas=3, seed=1).draw(14)
     np.testing.assert_array_equal(again.grids, plan.grids)
@@ -154,24 +154,31 @@ def test_stream_replicas_and_reproducibility(sampling):
     assert plan.offsets.min() >= 0 and plan.offsets.max() <= 2  # thesis offsets, every design
 
 
-def test_antithetic_pairs_mirror_each_other_with_one_offset():
-    plan, _ = MaskStream(16, 0.5, 32, sampling="antithetic", replicas=2, seed=0).draw(200)
+@pytest.mark.parametrize("sampling", ["antithetic", "antithetic_sobol"])
+def test_antithetic_pairs_mirror_each_other_with_one_offset(sampling):
+    plan, _ = MaskStream(16, 0.5, 32, sampling=sampling, replicas=2, seed=0).draw(200)
     np.testing.assert_array_equal(plan.grids[1::2], ~plan.grids[0::2])  # p = 0.5: the complement
     np.testing.assert_array_equal(plan.offsets[1::2], plan.offsets[0::2])
     masks = plan.render()
     np.testing.assert_array_equal(masks[0::2] + masks[1::2], np.broadcast_to(masks[0::2] + masks[1::2], masks[0::2].shape))
     coverage = masks.sum(axis=0)
     assert coverage.max() - coverage.min() <= 100  # every pixel of a pair is kept exactly once, but for scipy's edge
-    plan, _ = MaskStream(16, 0.3, 32, sampling="antithetic", replicas=2, seed=0).draw(4000)
+    plan, _ = MaskStream(16, 0.3, 32, sampling=sampling, replicas=2, seed=0).draw(4000)
     assert abs(plan.grids.mean() - 0.3) < 0.01  # 1 - u < p: the marginal stays Bernoulli(p), not 1 - p
     assert not np.any(plan.grids[0::2] & plan.grids[1::2])  # p < 0.5: a cell is never kept by both
 
 
-@pytest.mark.parametrize("sampling", ["sobol", "latin"])
+@pytest.mark.parametrize("sampling", ["sobol", "latin", "antithetic_sobol"])
 def test_quasi_random_designs_balance_cell_counts(sampling):
     plan, replica = MaskStream(16, 0.5, 32, sampling=sampling, replicas=4, seed=0).draw(256)
     per_replica = np.stack([plan.grids[replica == r].sum(axis=0) for r in range(4)])
     assert np.all(np.abs(per_replica - 32) <= 1)  # 64 masks per replica: each cell kept in half of them
+    if sampling == "antithetic_sobol":  # and the first masks of the pairs, Sobol points, are balanced too
+        firsts = np.stack([plan.grids[0::2][replica[0::2] == r].sum(axis=0) for r in range(4)])
+        assert np.all(np.abs(firsts - 16) <= 1)
+        antithetic, replica = MaskStream(16, 0.5, 32, sampling="antithetic", replicas=4, seed=0).draw(256)
+        firsts = np.stack([antithetic.grids[0::2][replica[0::2] == r].sum(axis=0) for r in range(4)])
+        assert np.abs(firsts - 16).max() > 3
     iid, replica = MaskStream(16, 0.5, 32, sampling="iid", replicas=4, seed=0).draw(256)
     assert np.abs(np.stack([iid.grids[replica == r].sum(axis=0) for r in range(4)]) - 32).max() > 4
 
@@ -205,7 +212,7 @@ def _maps_of(sampling: str, runs: int, n: int, p: float, seed: int) -> np.ndarra
     return np.stack(maps)
 
 
-@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin"])
+@pytest.mark.parametrize("sampling", ["antithetic", "sobol", "latin", "antithetic_sobol"])
 def test_every_design_is_unbiased_in_values_and_agrees_with_iid_at_large_n(sampling):
     iid, design = _maps_of("iid", 300, 16, 0.3, seed=1), _maps_of(sampling, 300, 16, 0.3, seed=2)
 

@@ -127,7 +127,7 @@ def trained(cifar_subset_file):
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.keras3_only  # numpy statistics on top of the forward pass that the Keras 2 run already tests
-@pytest.mark.parametrize("sampling", ["iid", "antithetic", "sobol", "latin"])
+@pytest.mark.parametrize("sampling", ["iid", "antithetic", "sobol", "latin", "antithetic_sobol"])
 def test_stability_is_calibrated_on_a_trained_model(trained, sampling):
     """The median estimate over 16 images is within 0.05 of the median two-seed Spearman measured, at N = 1000 and
     5000, for the thesis's raw cosine sum and the debiased probability map.
