@@ -11,6 +11,8 @@ and for two estimators (the thesis's raw cosine sum and the debiased sums):
    Wall time of each long run beside a pure forward pass over the same number of images.
 3. Adaptive stopping (thesis estimator, ``--adaptive-target``, default 0.8): masks used per image, and the two-seed
    agreement measured at those stopping points (a second seed with the same N per image).
+4. Linear share (``linear``): how much of the thesis score's variance a linear model of the masks explains, the most
+   a linear control variate could remove.
 
     python benchmarks/drise_stability.py --run models/quick --data ../shared/data/cifar10-subset.npz
     python benchmarks/drise_stability.py --run models/quick --images 8 --count-images 4 --max-masks 4000  # smoke
@@ -138,6 +140,29 @@ def forward_counts(model, images, labels, round_size, max_masks, samplings) -> l
     return rows
 
 
+def linear_share(model, images, labels, n_masks=6000, blocks=(4, 8, 16)) -> list:
+    """How much of the thesis score's variance over iid masks a linear model of the masks explains: held-out R^2
+    (fit on 2/3 of the masks) of the score on each mask's mean over ``b x b`` image blocks. The part a linear control
+    variate (or a design balancing low-order cell patterns) could remove."""
+    explainer = DRise.thesis(model, n_masks=n_masks, seed=0)
+    _, scores = explainer.explain(images, labels, return_scores=True)
+    masks = explainer.masks
+    fit = 2 * n_masks // 3
+    rows = []
+    for b in blocks:
+        height, width = masks.shape[1] // b, masks.shape[2] // b
+        features = masks[:, : b * height, : b * width].reshape(n_masks, b, height, b, width).mean(axis=(2, 4))
+        design = np.column_stack([np.ones(n_masks), features.reshape(n_masks, -1)])
+        shares = []
+        for score in scores.astype(np.float64):
+            coefficients = np.linalg.lstsq(design[:fit], score[:fit], rcond=None)[0]
+            shares.append(1 - np.var(score[fit:] - design[fit:] @ coefficients) / np.var(score[fit:]))
+        rows.append(dict(blocks=b, r2=[float(v) for v in shares]))
+        print(f"  {b}x{b} blocks: held-out R^2 median {np.median(shares):.2f} (min {np.min(shares):.2f}, max "
+              f"{np.max(shares):.2f})", flush=True)
+    return rows
+
+
 def adaptive(model, images, labels, round_size, max_masks, target, samplings) -> list:
     rows = []
     for sampling in samplings:
@@ -170,7 +195,7 @@ def main() -> None:
     parser.add_argument("--count-images", type=int, default=8, help="test images for the forward counts")
     parser.add_argument("--round", type=int, default=1000, help="masks per round of the long runs")
     parser.add_argument("--max-masks", type=int, default=20000)
-    parser.add_argument("--parts", default="calibration,counts,adaptive")
+    parser.add_argument("--parts", default="calibration,counts,adaptive,linear")
     parser.add_argument("--adaptive-target", type=float, default=0.8,
                         help="target of part 3 (0.9 needs more than 20000 masks for most thesis maps)")
     parser.add_argument("--samplings", default=",".join(SAMPLINGS), help="designs of parts 1 and 2 (ratios need iid)")
@@ -203,6 +228,9 @@ def main() -> None:
         print(f"== 3. adaptive stopping at {args.adaptive_target} on {args.count_images} images", flush=True)
         save("adaptive", adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,
                                   args.max_masks, args.adaptive_target, args.adaptive_samplings.split(",")))
+    if "linear" in parts:
+        print(f"== 4. linear share of the thesis score's variance on {args.count_images} images", flush=True)
+        save("linear", linear_share(model, images[: args.count_images], labels[: args.count_images]))
     print(f"wrote {args.out}")
 
 
