@@ -107,13 +107,14 @@ def main() -> None:
                                      noise_images=subsets, mprt_images=subsets, chunk_size=args.chunk_size,
                                      progress=False)
             rates[label] = count / (time.perf_counter() - start) * 60
-        print(f"  whole run, every variant and metric, {label}: {rates[label]:.1f} images/min")
+        print(f"  whole run, every variant and metric, {label}: {rates[label]:.1f} images/min; peak RSS since "
+              f"start {peak_rss_mb():.0f} MB")
     subset = min(100, args.project)
     minutes = (args.project - subset) / rates["plain images"] + subset / rates["noise + MPRT images"]
     print(f"  projected full comparison of {args.project} images ({subset} in the noise and MPRT subsets): "
           f"{minutes:.0f} min")
-    print(f"  peak RSS after one chunk {after_chunk:.0f} MB, after the runs ({args.images} images) "
-          f"{peak_rss_mb():.0f} MB")
+    print(f"  peak RSS after one chunk {after_chunk:.0f} MB (the plain run's {args.images} images and the subsets' "
+          f"second seed and randomised model must not add more than their own models and compiled steps)")
 
 
 if __name__ == "__main__":
