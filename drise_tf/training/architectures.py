@@ -50,8 +50,13 @@ def _basic_block(x: Any, filters: int, stride: int, prefix: str) -> Any:
     y = layers.Activation("relu", name=f"{prefix}_relu1")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_conv2")(y)
     y = layers.BatchNormalization(name=f"{prefix}_bn2")(y)
+    if stride != 1:
+        # The 1x1 stride-s convolution written as its two steps, every s-th pixel and then a 1x1 convolution: the
+        # same function and weights, but oneDNN's AVX512 kernel of a strided 1x1 convolution's filter gradient
+        # corrupts memory for fewer than 16 input channels and an odd batch (TensorFlow 2.21; width < 16).
+        shortcut = layers.AveragePooling2D(1, strides=stride, name=f"{prefix}_shortcut_subsample")(shortcut)
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{prefix}_shortcut_conv")(x)
+        shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}_shortcut_conv")(shortcut)
         shortcut = layers.BatchNormalization(name=f"{prefix}_shortcut_bn")(shortcut)
     y = layers.Add(name=f"{prefix}_add")([y, shortcut])
     return layers.Activation("relu", name=f"{prefix}_out")(y)
@@ -87,7 +92,8 @@ def resnet18(
     -------
     keras.Model
         Layers ``stem_conv/bn/relu``, ``stage{1..4}_block{1,2}_{conv1,bn1,relu1,conv2,bn2,add,out}`` (plus
-        ``shortcut_conv/shortcut_bn`` where the shape changes), ``avg_pool``, ``flatten``, ``predictions``.
+        ``shortcut_subsample/shortcut_conv/shortcut_bn`` where the shape changes: the thesis's 1x1 stride-2
+        convolution as every second pixel, then a 1x1 convolution), ``avg_pool``, ``flatten``, ``predictions``.
         11,173,962 trainable parameters for the default arguments.
     """
     shape = _check_common(input_shape, num_classes, head)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from typing import Any, Dict, Optional, Tuple
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -142,14 +143,31 @@ def train_run(
 
 
 def load_run(run_dir: str | os.PathLike) -> Tuple[Any, Any]:
-    """The trained model (float32, uncompiled) and the :class:`~drise_tf.data.Standardizer` of a run folder."""
+    """The trained model (float32, uncompiled) and the :class:`~drise_tf.data.Standardizer` of a run folder.
+
+    Warns when the model holds a strided 1x1 convolution with fewer than 16 input channels (a narrow ResNet-18
+    saved before its shortcut subsampled first): its gradient with an odd batch can crash oneDNN on AVX512 CPUs.
+    """
     run_dir = pathlib.Path(run_dir)
     model_path = run_dir / f"model{MODEL_SUFFIX}"
     standardizer_path = run_dir / "standardizer.json"
     for path in (model_path, standardizer_path):
         if not path.is_file():
             raise FileNotFoundError(f"run folder {run_dir} has no {path.name} ({path}); train the run first")
-    return load_model(model_path), data_lib.Standardizer.load(standardizer_path)
+    model = load_model(model_path)
+    crashing = _narrow_strided_pointwise_convolutions(model)
+    if crashing:
+        warnings.warn(f"{model_path}: layers {crashing} are strided 1x1 convolutions with fewer than 16 input "
+                      f"channels, whose gradient with an odd batch can crash TensorFlow's oneDNN kernels on AVX512 "
+                      f"CPUs; train the run again (ResNet-18 now subsamples before its 1x1 shortcut convolution) or "
+                      f"set TF_ENABLE_ONEDNN_OPTS=0", stacklevel=2)
+    return model, data_lib.Standardizer.load(standardizer_path)
+
+
+def _narrow_strided_pointwise_convolutions(model: Any) -> List[str]:
+    """Names of the model's Conv2D layers with a 1x1 kernel, a stride above 1 and fewer than 16 input channels."""
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+            and tuple(layer.kernel_size) == (1, 1) and max(layer.strides) > 1 and layer.input.shape[-1] < 16]
 
 
 def evaluate_run(

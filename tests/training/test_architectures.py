@@ -2,8 +2,14 @@
 ImageNet backbones, the registry."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from drise_tf.core.compat import keras
 from drise_tf.training import architectures as arch
@@ -54,12 +60,48 @@ def test_resnet18_shapes_and_named_layers(resnet):
     assert spatial == [32, 32, 16, 8, 4]
     assert resnet.get_layer(arch.RESNET18_LAST_CONV).output.shape[1:] == (4, 4, 512)
     for stage in (2, 3, 4):
-        assert resnet.get_layer(f"stage{stage}_block1_shortcut_conv").strides == (2, 2)
+        assert resnet.get_layer(f"stage{stage}_block1_shortcut_subsample").strides == (2, 2)
+        assert resnet.get_layer(f"stage{stage}_block1_shortcut_conv").kernel.shape[:2] == (1, 1)
     names = {layer.name for layer in resnet.layers}
     assert "stage1_block1_shortcut_conv" not in names  # identity shortcut where shapes match
     assert {"stem_conv", "stem_bn", "avg_pool", "flatten", "predictions", "stage3_block2_add"} <= names
     assert not resnet.get_layer("stem_conv").use_bias
     assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in resnet.layers)
+
+
+def test_resnet18_shortcut_is_the_thesis_1x1_stride_2_convolution():
+    model = arch.resnet18(width=4)
+    x = np.random.default_rng(0).normal(size=(3, 32, 32, 4)).astype(np.float32)
+    shortcut = keras.Model(model.get_layer("stage2_block1_shortcut_subsample").input,
+                           model.get_layer("stage2_block1_shortcut_conv").output)
+    assert shortcut.input.shape[1:] == (32, 32, 4)
+    kernel = model.get_layer("stage2_block1_shortcut_conv").kernel.numpy()
+    expected = tf.nn.conv2d(x, kernel, strides=2, padding="VALID").numpy()  # the thesis's shortcut convolution
+    np.testing.assert_allclose(shortcut(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_resnet18_gradients_of_narrow_widths_and_odd_batches_run_on_onednn(tmp_path):
+    # oneDNN's AVX512 filter gradient of a 1x1 stride-2 convolution with < 16 input channels and an odd batch
+    # corrupts memory (TensorFlow 2.21): the width-4 network, eager and compiled, must not crash (a subprocess with
+    # oneDNN on, so that a crash fails this test instead of ending the suite; on CPUs without AVX512 it passes)
+    script = tmp_path / "gradients.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        from drise_tf.training import architectures
+        model = architectures.resnet18(width=4)
+        for batch in (1, 3):
+            x = tf.constant(np.random.default_rng(batch).normal(size=(batch, 32, 32, 3)).astype(np.float32))
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                score = model(x, training=True)[:, 0]
+            assert tape.gradient(score, x).shape == x.shape  # eager: every convolution's filter gradient too
+            step = tf.function(lambda x: tf.gradients(tf.reduce_sum(model(x, training=True)), model.trainable_weights))
+            assert all(g is not None for g in step(x))
+        print("gradients ok")
+    """))
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "gradients ok" in done.stdout, done.stderr[-3000:]
 
 
 def test_resnet18_softmax_and_logits_heads(resnet):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -49,9 +50,22 @@ def test_train_run_save_load_evaluate(npz_source, tmp_path, precision, capsys):
 def test_train_run_narrow_resnet18_with_the_cpu_recipe(npz_source, tmp_path):
     result = training.train_run(tmp_path, recipe="cpu_onecycle", architecture="resnet18", width=2, data=npz_source,
                                 n_val=20, n_train=40, n_test=10, epochs=2, batch_size=10, verbose=0)
-    model, _ = training.load_run(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the current ResNet-18 has no strided 1x1 convolution: no oneDNN warning
+        model, _ = training.load_run(tmp_path)
     assert model.get_layer("stem_conv").filters == 2 and model.get_layer("stage4_block2_conv2").filters == 16
     assert result["history"]["epoch"] == [0, 1, 2] and np.isfinite(result["history"]["loss"]).all()
+    # a run saved with the thesis's strided 1x1 shortcut on few channels loads, with a warning that names the layer
+    inputs = keras.Input((32, 32, 3), name="input")
+    narrow = keras.layers.Conv2D(8, 1, strides=2, name="narrow_shortcut")(inputs)
+    wide = keras.layers.Conv2D(4, 1, strides=2, name="wide_enough")(keras.layers.Conv2D(16, 1, name="c16")(inputs))
+    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(
+        keras.layers.Flatten(name="flatten")(keras.layers.Concatenate(name="both")([narrow, wide])))
+    (tmp_path / "old").mkdir()
+    keras.Model(inputs, outputs).save(tmp_path / "old" / f"model{MODEL_SUFFIX}")
+    (tmp_path / "old" / "standardizer.json").write_text((tmp_path / "standardizer.json").read_text())
+    with pytest.warns(UserWarning, match=r"\['narrow_shortcut'\] are strided 1x1 convolutions .* TF_ENABLE_ONEDNN_OPTS"):
+        training.load_run(tmp_path / "old")
 
 
 def test_train_run_bad_arguments_and_missing_files(npz_source, tmp_path):
