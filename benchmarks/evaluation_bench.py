@@ -6,7 +6,8 @@ On a few test images of a trained run: the time of every part of one chunk (D-RI
 other method, ROAD, MuFidelity, deletion / insertion of the distinct pixel orders), the share of the time that is the
 forward-pass floor (every forward pass the chunk makes, timed as a pure compiled forward pass over as many images),
 then images per minute of whole runs, for all variants together: plain images, and images of the noise and MPRT
-subsets (explained again with a second seed and on the randomised model); from both, the projected time of the
+subsets (explained again with a second seed and on the randomised model), each from the difference of two runs (one
+chunk and several) so that one-off costs cancel; from both, the projected time of the
 full comparison (``--project`` images, the first 100 in both subsets); and the peak memory after one chunk and
 after every run (it must not grow with the number of images).
 """
@@ -24,9 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noqa: E402
-from drise_tf.evaluation.run import (  # noqa: E402
-    DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS, _representatives,
-)
+from drise_tf.evaluation.run import DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS  # noqa: E402
 from drise_tf.metrics.comparison import explain_methods  # noqa: E402
 
 
@@ -47,16 +46,16 @@ def main() -> None:
     _, (x_test, y_test) = load_cifar10(args.data)
     ids = np.sort(np.random.default_rng(0).permutation(len(x_test))[: args.images])
     images, labels = standardizer.transform(x_test[ids]), y_test[ids].astype(np.int64)
-    run = evaluation.Evaluation(model, drise_options=DRISE_OPTIONS, similarities=explain.similarity.available(),
-                                methods=METHODS, seed=0)
     n_masks = DRISE_OPTIONS["n_masks"]
     x, y = images[: args.chunk_size], labels[: args.chunk_size]
-    run.maps(model, x[:1], y[:1], seed=0)  # compile once
+    drise = explain.DRise(model, seed=0, **DRISE_OPTIONS)  # as the evaluation makes it: one per model and seed
+    drise.explain_scores(x[:1], y[:1], similarities=explain.similarity.available(),
+                         aggregations=EVALUATED_AGGREGATIONS)  # compile once
+    explain_methods(model, x[:1], y[:1], methods=METHODS, seed=0, **DRISE_OPTIONS)
     print(f"model {args.run}; {args.images} test images in chunks of {args.chunk_size}; D-RISE / RISE N = {n_masks}")
 
     # 1. the parts of one chunk
     parts = {}
-    drise = run._drise_for(model, seed=0)
     start = time.perf_counter()
     maps = drise.explain_scores(x, y, similarities=explain.similarity.available(),
                                 aggregations=EVALUATED_AGGREGATIONS, return_stability=True)[0]
@@ -65,7 +64,7 @@ def main() -> None:
         start = time.perf_counter()
         maps.update(explain_methods(model, x, y, methods={name: spec}, seed=0, **DRISE_OPTIONS)[0])
         parts[name] = time.perf_counter() - start
-    distinct = sorted(set(_representatives(maps).values()))
+    distinct = list(dict.fromkeys(metrics.order_representatives(maps).values()))
     start = time.perf_counter()
     for name in distinct:
         metrics.road(model, x, maps[name], classes=y, **METRIC_SETTINGS["road"])
@@ -96,19 +95,25 @@ def main() -> None:
     print(f"  forward passes of the chunk: {forwards} -> pure forward {floor:.1f} s = {floor / total:.0%} of the "
           f"chunk's time (the rest: mask rendering, imputation solves, gradients, bookkeeping)")
 
-    # 3. whole runs: images per minute without and with the noise / MPRT subsets; the projected full comparison
+    # 3. whole runs: images per minute without and with the noise / MPRT subsets, each from two runs that differ by
+    # chunks of images (a run's one-off costs, e.g. tracing the randomised model, cancel out); the projected full
+    # comparison
     after_chunk = peak_rss_mb()
     rates = {}
-    for label, count, subsets in (("plain images", args.images, 0), ("noise + MPRT images", args.chunk_size,
-                                                                     args.chunk_size)):
-        with tempfile.TemporaryDirectory() as folder:
-            start = time.perf_counter()
-            evaluation.evaluate_maps(model, images[:count], labels[:count], folder, image_ids=ids[:count],
-                                     noise_images=subsets, mprt_images=subsets, chunk_size=args.chunk_size,
-                                     progress=False)
-            rates[label] = count / (time.perf_counter() - start) * 60
-        print(f"  whole run, every variant and metric, {label}: {rates[label]:.1f} images/min; peak RSS since "
-              f"start {peak_rss_mb():.0f} MB")
+    for label, count, subsets in (("plain images", args.images, 0),
+                                  ("noise + MPRT images", 2 * args.chunk_size, 2 * args.chunk_size)):
+        seconds = []
+        for images_in_run in (args.chunk_size, count):
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                evaluation.evaluate_maps(model, images[:images_in_run], labels[:images_in_run], folder,
+                                         image_ids=ids[:images_in_run], noise_images=subsets, mprt_images=subsets,
+                                         chunk_size=args.chunk_size, progress=False)
+                seconds.append(time.perf_counter() - start)
+        rates[label] = (count - args.chunk_size) / (seconds[1] - seconds[0]) * 60
+        print(f"  whole run, every variant and metric, {label}: {rates[label]:.1f} images/min (runs of "
+              f"{args.chunk_size} and {count} images: {seconds[0]:.0f} s, {seconds[1]:.0f} s); peak RSS since start "
+              f"{peak_rss_mb():.0f} MB")
     subset = min(100, args.project)
     minutes = (args.project - subset) / rates["plain images"] + subset / rates["noise + MPRT images"]
     print(f"  projected full comparison of {args.project} images ({subset} in the noise and MPRT subsets): "

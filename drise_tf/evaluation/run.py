@@ -21,6 +21,7 @@ from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.drise import DRise
 from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
+from drise_tf.metrics.agreement import order_representatives
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road
 from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
 
@@ -37,10 +38,6 @@ METRICS: Dict[str, bool] = {
     "deletion_auc": False, "insertion_auc": True, "emprt": True, "mprt_spearman": False,
 }
 PRIMARY_METRIC = "road_gap"
-#: The faithfulness metrics, which do not change when a map is scaled or shifted: variants within ``1e-4`` of each
-#: other on all of them, on average over the images (the same pixel order up to float rounding at near-ties, e.g.
-#: the ``none``, ``coverage`` and ``debiased`` aggregations of antithetic masks), are reported as one row.
-FAITHFULNESS_METRICS = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc")
 #: D-RISE / RISE options of the evaluation unless given (N = 2000 antithetic masks: see the README's evaluation).
 DRISE_OPTIONS: Dict[str, Any] = {"n_masks": 2000, "sampling": "antithetic"}
 #: Settings of the metrics (stored with the results; a resumed run must use the same).
@@ -112,11 +109,14 @@ class Evaluation:
 
     # ----------------------------------------------------------------------------------------------- metrics
     def measure(self, images: np.ndarray, labels: np.ndarray, maps: Mapping[str, np.ndarray], *,
-                metric_seed: Tuple[int, ...]) -> Dict[str, Dict[str, np.ndarray]]:
-        """ROAD, MuFidelity and deletion / insertion of every map set, for the true class; map sets that order the
-        pixels identically (see :func:`_representatives`) are measured once and get the same values."""
-        representative = _representatives(maps)
-        distinct = sorted(set(representative.values()), key=list(maps).index)
+                metric_seed: Tuple[int, ...]) -> Tuple[Dict[str, Dict[str, np.ndarray]], Dict[str, str]]:
+        """ROAD, MuFidelity and deletion / insertion of every map set, for the true class.
+
+        Map sets that order the pixels identically (see :func:`order_representatives`) are measured once: the
+        second value names, per map set, the one it was measured as (itself, or an earlier one it shares the
+        values of)."""
+        representative = order_representatives(maps)
+        distinct = list(dict.fromkeys(representative.values()))
         measured: Dict[str, Dict[str, np.ndarray]] = {}
         fidelity = mu_fidelity(self.model, images, {name: maps[name] for name in distinct}, classes=labels,
                                seed=metric_seed, batch_size=self.batch_size, **METRIC_SETTINGS["mu_fidelity"])
@@ -128,50 +128,18 @@ class Evaluation:
             measured[name] = {"road_gap": found["gap"], "road_morf": found["morf_mean"],
                               "road_lerf": found["lerf_mean"], "mu_fidelity": fidelity[name],
                               "deletion_auc": causal["deletion_auc"], "insertion_auc": causal["insertion_auc"]}
-        return {name: measured[representative[name]] for name in maps}
-
-
-#: Two map sets order the pixels identically when, on every image, one is a positive scale and shift of the other
-#: up to float rounding: the least-squares fit of one by the other misses no pixel by more than
-#: ``SAME_ORDER_TOLERANCE`` of the map's range (e.g. the ``none``, ``coverage`` and ``debiased`` aggregations of
-#: antithetic masks, whose per-pixel mask count is constant; only near-ties can then swap).
-SAME_ORDER_TOLERANCE = 1e-4
-
-
-def _same_order(maps: np.ndarray, other: np.ndarray) -> bool:
-    """True when, on every image, ``maps`` (B, H, W) is a positive scale and shift of ``other`` up to
-    :data:`SAME_ORDER_TOLERANCE` of its range; constant maps match only constant maps."""
-    a = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
-    b = np.asarray(other, dtype=np.float64).reshape(len(other), -1)
-    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
-    a_range, b_range = np.ptp(a, axis=1), np.ptp(b, axis=1)
-    if np.any((a_range == 0) != (b_range == 0)):
-        return False
-    varying = a_range > 0
-    a, b, a_range = a[varying], b[varying], a_range[varying]
-    slope = np.einsum("ij,ij->i", a, b) / np.einsum("ij,ij->i", b, b)
-    misfit = np.abs(a - slope[:, None] * b).max(axis=1)
-    return bool(np.all((slope > 0) & (misfit <= SAME_ORDER_TOLERANCE * a_range)))
-
-
-def _representatives(maps: Mapping[str, np.ndarray]) -> Dict[str, str]:
-    """Name -> the first name (in ``maps``'s order) whose maps order the pixels identically (:func:`_same_order`),
-    so that each order is measured once."""
-    found: Dict[str, str] = {}
-    for name, name_maps in maps.items():
-        found[name] = next((kept for kept in dict.fromkeys(found.values()) if _same_order(name_maps, maps[kept])),
-                           name)
-    return found
+        return {name: measured[representative[name]] for name in maps}, representative
 
 
 def _records(ids: np.ndarray, labels: np.ndarray, positions: np.ndarray, seed_index: int,
-             values: Mapping[str, Mapping[str, np.ndarray]]) -> List[Dict[str, Any]]:
-    """One record per image and variant: its metrics (None where undefined)."""
+             values: Mapping[str, Mapping[str, np.ndarray]], measured_as: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """One record per image and variant: its metrics (None where undefined) and the variant whose map set it was
+    measured as (:meth:`Evaluation.measure`)."""
     records = []
     for name, metrics in values.items():
         for k, image_id in enumerate(ids):
             record = {"id": int(image_id), "position": int(positions[k]), "label": int(labels[k]),
-                      "seed": seed_index, "variant": name}
+                      "seed": seed_index, "variant": name, "measured_as": measured_as[name]}
             for metric, array in metrics.items():
                 value = float(np.asarray(array)[k])
                 record[metric] = value if np.isfinite(value) else None
@@ -297,8 +265,8 @@ def evaluate_maps(
         x, y = images[positions], labels[positions]
         metric_seed = (seed, start)
         maps, stability, masks_used = evaluation.maps(model, x, y, seed=seed)
-        values = _merge(evaluation.measure(x, y, maps, metric_seed=metric_seed),
-                        _columns("stability", stability), _columns("masks_used", masks_used))
+        measured, measured_as = evaluation.measure(x, y, maps, metric_seed=metric_seed)
+        values = _merge(measured, _columns("stability", stability), _columns("masks_used", masks_used))
         mprt = positions < mprt_images
         for name in maps:  # every record has every metric (None where not measured)
             values[name].update(emprt=np.full(len(positions), np.nan), mprt_spearman=np.full(len(positions), np.nan))
@@ -308,14 +276,14 @@ def evaluate_maps(
                 found = efficient_mprt(maps[name][mprt], randomised_maps[name], **METRIC_SETTINGS["emprt"])
                 values[name]["emprt"][mprt] = found["complexity_ratio"]
                 values[name]["mprt_spearman"][mprt] = found["spearman"]
-        records = _records(ids[positions], y, positions, 0, values)
+        records = _records(ids[positions], y, positions, 0, values, measured_as)
         noise = positions < noise_images
         if noise.any():
             second, stability, masks_used = evaluation.maps(model, x[noise], y[noise], seed=seed + 1,
                                                             seeded_only=True)
-            second_values = _merge(evaluation.measure(x[noise], y[noise], second, metric_seed=metric_seed),
-                                   _columns("stability", stability), _columns("masks_used", masks_used))
-            records += _records(ids[positions][noise], y[noise], positions[noise], 1, second_values)
+            measured, measured_as = evaluation.measure(x[noise], y[noise], second, metric_seed=metric_seed)
+            second_values = _merge(measured, _columns("stability", stability), _columns("masks_used", masks_used))
+            records += _records(ids[positions][noise], y[noise], positions[noise], 1, second_values, measured_as)
         if chief:
             store.write(start, records)
         done += len(positions)

@@ -4,6 +4,7 @@ and efficient MPRT), intervals and paired tests (:mod:`.statistics`) and the com
 from drise_tf.metrics.agreement import (
     AGREEMENT_METRICS,
     agreement_matrix,
+    order_representatives,
     rank_correlation,
     topk_overlap,
 )
@@ -11,8 +12,8 @@ from drise_tf.metrics.comparison import (
     DEFAULT_METHODS,
     Comparison,
     compare,
+    deletion_insertion_aucs,
     explain_methods,
-    faithfulness,
     method_comparison,
     sanity_check,
     similarity_comparison,
@@ -51,8 +52,8 @@ from drise_tf.metrics.statistics import (
 )
 
 __all__ = [
-    "AGREEMENT_METRICS", "agreement_matrix", "rank_correlation", "topk_overlap", "DEFAULT_METHODS", "Comparison", "compare",
-    "explain_methods", "faithfulness", "method_comparison", "sanity_check", "similarity_comparison", "MODES",
+    "AGREEMENT_METRICS", "agreement_matrix", "order_representatives", "rank_correlation", "topk_overlap", "DEFAULT_METHODS", "Comparison", "compare",
+    "deletion_insertion_aucs", "explain_methods", "method_comparison", "sanity_check", "similarity_comparison", "MODES",
     "ROAD_FRACTIONS", "ROAD_ORDERS", "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
     "gaussian_kernel", "mu_fidelity", "noisy_linear_imputation", "predicted_classes", "road", "salience_order",
     "efficient_mprt", "layer_groups", "map_entropy", "randomised_model", "randomization_check", "bootstrap_ci",

@@ -1,7 +1,8 @@
-"""Agreement between saliency maps: Spearman rank correlation and top-k overlap, per image and as a matrix."""
+"""Agreement between saliency maps: Spearman rank correlation and top-k overlap, per image and as a matrix, and which
+map sets order the pixels identically (so that order-only metrics measure each order once)."""
 from __future__ import annotations
 
-from typing import List, Mapping, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 import numpy as np
 
@@ -96,3 +97,43 @@ def agreement_matrix(
 def _nanmean(values: np.ndarray) -> float:
     values = np.asarray(values, dtype=np.float64)
     return float(np.mean(values[~np.isnan(values)])) if np.any(~np.isnan(values)) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------- same order
+#: Two map sets order the pixels identically when, on every image, one is a positive scale and shift of the other
+#: up to float rounding: the least-squares fit of one by the other misses no pixel by more than
+#: ``SAME_ORDER_TOLERANCE`` of the map's range (e.g. the ``none``, ``coverage`` and ``debiased`` aggregations of
+#: antithetic masks, whose per-pixel mask count is constant; only near-ties can then swap).
+SAME_ORDER_TOLERANCE = 1e-4
+
+
+def _centred(maps: np.ndarray) -> np.ndarray:
+    """Each image's map (B, H, W) as a float64 row with its mean removed, (B, H*W)."""
+    rows = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
+    return rows - rows.mean(axis=1, keepdims=True)
+
+
+def _same_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when, on every image, the centred maps ``a`` (B, P) are a positive multiple of ``b`` up to
+    :data:`SAME_ORDER_TOLERANCE` of their range; constant maps match only constant maps."""
+    a_range, b_range = np.ptp(a, axis=1), np.ptp(b, axis=1)
+    if np.any((a_range == 0) != (b_range == 0)):
+        return False
+    varying = a_range > 0
+    a, b, a_range = a[varying], b[varying], a_range[varying]
+    slope = np.einsum("ij,ij->i", a, b) / np.einsum("ij,ij->i", b, b)
+    misfit = np.abs(a - slope[:, None] * b).max(axis=1)
+    return bool(np.all((slope > 0) & (misfit <= SAME_ORDER_TOLERANCE * a_range)))
+
+
+def order_representatives(maps: Mapping[str, np.ndarray]) -> Dict[str, str]:
+    """Name -> the first name (in ``maps``'s order) whose map set (B, H, W) orders the pixels identically: on every
+    image a positive scale and shift of it up to :data:`SAME_ORDER_TOLERANCE` of its range (constant maps match only
+    constant maps), so that each pixel order is measured once."""
+    centred: Dict[str, np.ndarray] = {}
+    found: Dict[str, str] = {}
+    for name, name_maps in maps.items():
+        centred[name] = _centred(name_maps)
+        found[name] = next((kept for kept in dict.fromkeys(found.values())
+                            if _same_order(centred[name], centred[kept])), name)
+    return found

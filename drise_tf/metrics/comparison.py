@@ -15,8 +15,8 @@ import numpy as np
 from drise_tf import explain
 from drise_tf.core import tables
 from drise_tf.explain.drise import AGGREGATIONS, DRise
-from drise_tf.metrics.agreement import agreement_matrix
-from drise_tf.metrics.faithfulness import deletion_insertion, predicted_classes, salience_order
+from drise_tf.metrics.agreement import agreement_matrix, order_representatives
+from drise_tf.metrics.faithfulness import deletion_insertion, predicted_classes
 from drise_tf.metrics.randomisation import randomization_check
 from drise_tf.metrics.statistics import summary_table
 
@@ -90,11 +90,12 @@ class Comparison:
         return tables.format_table(self.table())
 
 
-def faithfulness(
+def deletion_insertion_aucs(
     model: Any, images: np.ndarray, maps: Mapping[str, np.ndarray], *, step: Optional[int] = None,
     batch_size: int = 256,
 ) -> Dict[str, Dict[str, np.ndarray]]:
-    """Deletion and insertion AUC of every map set; map sets that order the pixels identically are measured once.
+    """Deletion and insertion AUC of every map set, for the predicted class; map sets that order the pixels
+    identically (:func:`~drise_tf.metrics.agreement.order_representatives`) are measured once.
 
     Parameters
     ----------
@@ -108,16 +109,12 @@ def faithfulness(
         Pixels per deletion / insertion step (default: H*W/32).
     """
     classes = predicted_classes(model, images, batch_size=batch_size)
-    measured: Dict[bytes, Dict[str, np.ndarray]] = {}
-    result: Dict[str, Dict[str, np.ndarray]] = {}
-    for name, name_maps in maps.items():
-        key = salience_order(name_maps).tobytes()
-        if key not in measured:
-            found = deletion_insertion(model, images, name_maps, step=step, batch_size=batch_size,
-                                               classes=classes)
-            measured[key] = {"deletion_auc": found["deletion_auc"], "insertion_auc": found["insertion_auc"]}
-        result[name] = measured[key]
-    return result
+    representative = order_representatives(maps)
+    measured: Dict[str, Dict[str, np.ndarray]] = {}
+    for name in dict.fromkeys(representative.values()):
+        found = deletion_insertion(model, images, maps[name], step=step, batch_size=batch_size, classes=classes)
+        measured[name] = {"deletion_auc": found["deletion_auc"], "insertion_auc": found["insertion_auc"]}
+    return {name: measured[representative[name]] for name in maps}
 
 
 def compare(
@@ -144,7 +141,7 @@ def compare(
     names, matrix = agreement_matrix(maps, metric="spearman")
     matrix[np.diag_indices_from(matrix)] = [np.mean(stability[name]) if name in stability else np.nan
                                             for name in names]
-    return Comparison(maps=dict(maps), aucs=faithfulness(model, images, maps, step=step), agreement=(names, matrix),
+    return Comparison(maps=dict(maps), aucs=deletion_insertion_aucs(model, images, maps, step=step), agreement=(names, matrix),
                       stability=stability, masks_used=dict(masks_used or {}))
 
 

@@ -15,7 +15,6 @@ import pytest
 from toy_models import tiny_cnn
 
 from drise_tf import evaluation, metrics
-from drise_tf.evaluation import run as run_lib
 from drise_tf.explain import DRise
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -143,22 +142,14 @@ def test_maps_that_differ_by_scale_shift_or_rounding_are_measured_once():
     images, labels = _data(2)
     run = evaluation.Evaluation(model, drise_options=DRISE, similarities=SCORES, methods={}, seed=0)
     maps = np.random.default_rng(1).random((2, 8, 8)).astype(np.float32)
-    found = run.measure(images, labels, {"a": maps, "scaled": 3 * maps + 1, "rounded": maps * (1 + 1e-9),
-                                         "reversed": -maps}, metric_seed=(0,))
+    found, measured_as = run.measure(images, labels, {"a": maps, "scaled": 3 * maps + 1, "rounded": maps * (1 + 1e-9),
+                                                      "reversed": -maps}, metric_seed=(0,))
+    assert measured_as == {"a": "a", "scaled": "a", "rounded": "a", "reversed": "reversed"}
     assert found["a"] is found["scaled"] and found["a"] is found["rounded"]
     assert not np.allclose(found["reversed"]["road_gap"], found["a"]["road_gap"])
     direct = metrics.road(model, images, maps, classes=labels, seed=(0,), fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
                           noise=0.01)
     np.testing.assert_allclose(found["scaled"]["road_gap"], direct["gap"])
-
-
-def test_a_large_float32_offset_is_the_same_order_and_a_small_change_is_not():
-    # a raw D-RISE sum is a large offset plus a small signal: its float32 rounding reorders near-ties of 32x32 maps
-    maps = np.random.default_rng(1).random((4, 32, 32)).astype(np.float32)
-    changed = maps.copy()
-    changed[3, 0, :4] = changed[3, 0, :4][::-1]  # four pixels of one image swapped
-    found = run_lib._representatives({"a": maps, "offset": maps + np.float32(1000), "changed": changed})
-    assert found == {"a": "a", "offset": "a", "changed": "changed"}
 
 
 def test_aggregations_of_antithetic_masks_are_one_order_and_of_iid_masks_are_not():
@@ -168,8 +159,8 @@ def test_aggregations_of_antithetic_masks_are_one_order_and_of_iid_masks_are_not
     for sampling, merged in (("antithetic", True), ("iid", False)):
         maps = DRise(model, seed=0, sampling=sampling, **{**DRISE, "n_masks": 64, "grid_size": 3}).explain_scores(
             images, labels, similarities=["cosine"], aggregations=("none", "coverage", "debiased"))
-        found = run.measure(images, labels, maps, metric_seed=(0,))
-        assert (found["cosine/none"] is found["cosine/coverage"] is found["cosine/debiased"]) == merged
+        _, measured_as = run.measure(images, labels, maps, metric_seed=(0,))
+        assert (set(measured_as.values()) == {"cosine/none"}) == merged
 
 
 def test_constant_maps_are_one_order_apart_from_every_other():
@@ -179,7 +170,6 @@ def test_constant_maps_are_one_order_apart_from_every_other():
     maps = np.random.default_rng(1).random((2, 8, 8)).astype(np.float32)
     partly_constant = maps.copy()
     partly_constant[0] = 0.5
-    found = run.measure(images, labels, {"zero": np.zeros_like(maps), "one": np.ones_like(maps), "a": maps,
-                                         "partly constant": partly_constant}, metric_seed=(0,))
-    assert found["zero"] is found["one"]
-    assert len({id(v) for v in found.values()}) == 3
+    _, measured_as = run.measure(images, labels, {"zero": np.zeros_like(maps), "one": np.ones_like(maps), "a": maps,
+                                                  "partly constant": partly_constant}, metric_seed=(0,))
+    assert measured_as == {"zero": "zero", "one": "zero", "a": "a", "partly constant": "partly constant"}

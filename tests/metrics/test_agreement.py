@@ -46,3 +46,23 @@ def test_agreement_matrix():
     _, top = metrics.agreement_matrix(maps, metric="topk", fraction=0.25)
     np.testing.assert_allclose(top[0, 2], metrics.topk_overlap(a, -a, fraction=0.25).mean())
     np.testing.assert_allclose(np.diag(top), 1.0)
+
+
+def test_a_large_float32_offset_is_the_same_order_and_a_small_change_is_not():
+    # a raw D-RISE sum is a large offset plus a small signal: its float32 rounding reorders near-ties of 32x32 maps
+    maps = np.random.default_rng(1).random((4, 32, 32)).astype(np.float32)
+    changed = maps.copy()
+    changed[3, 0, :4] = changed[3, 0, :4][::-1]  # four pixels of one image swapped
+    found = metrics.order_representatives({"a": maps, "offset": maps + np.float32(1000), "changed": changed})
+    assert found == {"a": "a", "offset": "a", "changed": "changed"}
+
+
+def test_order_representatives_keep_positive_scales_and_constants_apart_from_the_rest():
+    maps = np.random.default_rng(2).random((2, 6, 6))
+    partly_constant = maps.copy()
+    partly_constant[1] = 3.0
+    found = metrics.order_representatives({"zero": np.zeros_like(maps), "a": maps, "reversed": 1 - maps,
+                                           "scaled": 0.5 * maps - 2, "one": np.ones_like(maps),
+                                           "partly constant": partly_constant})
+    assert found == {"zero": "zero", "a": "a", "reversed": "reversed", "scaled": "a", "one": "zero",
+                     "partly constant": "partly constant"}

@@ -18,11 +18,12 @@ def _model():
     return keras.Model(inputs, outputs)
 
 
-def test_faithfulness_measures_identical_orderings_once_and_matches_metrics():
+def test_deletion_insertion_aucs_measure_identical_orderings_once_and_match_metrics():
     model = _model()
     images = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
     maps = np.random.default_rng(1).random((2, 8, 8)).astype(np.float32)
-    found = comparison.faithfulness(model, images, {"a": maps, "scaled": 3 * maps, "reversed": -maps}, step=8)
+    found = comparison.deletion_insertion_aucs(model, images, {"a": maps, "scaled": 3 * maps + 1, "reversed": -maps},
+                                               step=8)
     assert found["a"] is found["scaled"]  # same pixel order: measured once
     direct = metrics.deletion_insertion(model, images, maps, step=8)
     np.testing.assert_allclose(found["a"]["deletion_auc"], direct["deletion_auc"])
