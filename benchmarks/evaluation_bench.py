@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=5)
     parser.add_argument("--project", type=int, default=1000)
     args = parser.parse_args()
+    if args.images <= args.chunk_size:
+        parser.error(f"--images ({args.images}) must exceed --chunk-size ({args.chunk_size}): rates come from the "
+                     f"difference of a one-chunk run and a longer one")
 
     model, standardizer = load_run(args.run)
     _, (x_test, y_test) = load_cifar10(args.data)

@@ -11,7 +11,7 @@ import numpy as np
 
 from drise_tf.core import tables
 from drise_tf.core.compat import write_text_atomic
-from drise_tf.evaluation.run import METRICS, PRIMARY_METRIC
+from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METRICS, PRIMARY_METRIC
 from drise_tf.evaluation.store import read_records
 from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, pairwise_comparisons
 from drise_tf.plotting.figures import ranking_figure, save
@@ -33,18 +33,22 @@ def metric_values(records: Sequence[Mapping[str, Any]], metric: str, *, seed: in
     return values
 
 
-def identical_groups(records: Sequence[Mapping[str, Any]]) -> List[List[str]]:
-    """Variants measured as one map set on every image (each record's ``measured_as``: they order the pixels
-    identically, so every faithfulness metric is the same), in first-seen order: one row of the report, which shows
-    its first variant's values of the metrics that see more than the order (eMPRT, stability). A record without
-    ``measured_as`` counts as measured on its own."""
-    measured_as: Dict[str, List[str]] = {}
-    for record in sorted((r for r in records if r["seed"] == 0), key=lambda r: r["position"]):
-        measured_as.setdefault(record["variant"], []).append(record.get("measured_as", record["variant"]))
-    groups: Dict[Tuple[str, ...], List[str]] = {}
-    for name, representatives in measured_as.items():
-        groups.setdefault(tuple(representatives), []).append(name)
-    return list(groups.values())
+def identical_groups(records: Sequence[Mapping[str, Any]], metrics: Sequence[str], *,
+                     tolerance: float = 1e-4) -> List[List[str]]:
+    """Variants whose mean absolute difference over the images is at most ``tolerance`` in every one of
+    ``metrics`` (one row of the report: variants that order the pixels identically up to float rounding at
+    near-ties), in first-seen order; a merged row shows its first variant's values of the other metrics."""
+    tables_by_metric = [metric_values(records, metric) for metric in metrics]
+    groups: List[List[str]] = []
+    for name in tables_by_metric[0]:
+        for group in groups:
+            if all(np.nan_to_num(np.nanmean(np.abs(table[name] - table[group[0]])), nan=0.0) <= tolerance
+                   for table in tables_by_metric):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
 
 
 def group_name(group: Sequence[str]) -> str:
@@ -148,7 +152,7 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
         raise ValueError(f"{folder} holds no finished chunk yet: nothing to report")
     out = pathlib.Path(out or folder)
     metrics = list(METRICS if metrics is None else metrics)
-    groups = identical_groups(records)
+    groups = identical_groups(records, FAITHFULNESS_METRICS)
     kept = {group[0]: group_name(group) for group in groups}
     stability = metric_values(records, "stability")
     masks_used = metric_values(records, "masks_used")
