@@ -18,6 +18,8 @@ from drise_tf.plotting.figures import ranking_figure, save
 
 #: How many noise standard deviations a difference must exceed not to be flagged as within the Monte Carlo noise.
 NOISE_FACTOR = 2.0
+#: Columns of ``pairs_<metric>.csv`` (written with its header even when one row is left and there are no pairs).
+PAIR_COLUMNS = ("a", "b", "n", "mean_difference", "low", "high", "p", "p_holm", "significant", "noise", "within_noise")
 
 
 def metric_values(records: Sequence[Mapping[str, Any]], metric: str, *, seed: int = 0) -> Dict[str, np.ndarray]:
@@ -179,7 +181,7 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
             masks = np.nanmedian(masks_used[name]) if name in masks_used and np.isfinite(masks_used[name]).any() else None
             row["masks"] = "" if masks is None else int(masks)
         written[f"ranking_{metric}"] = tables.write_csv(rows, out / f"ranking_{metric}.csv")
-        written[f"pairs_{metric}"] = tables.write_csv(pairs, out / f"pairs_{metric}.csv")
+        written[f"pairs_{metric}"] = tables.write_csv(pairs, out / f"pairs_{metric}.csv", PAIR_COLUMNS)
         direction = "higher is better" if METRICS[metric] else "lower is better"
         title = f"{metric} ({direction}; {rows[0]['n']} images)"
         if metric == PRIMARY_METRIC:

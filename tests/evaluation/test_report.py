@@ -76,3 +76,12 @@ def test_records_name_the_variant_they_were_measured_as_and_the_report_merges_by
     for record in records:  # "b" was measured as "a" on the first image only, and agrees within 1e-4 on all
         record["measured_as"] = "a" if record["variant"] == "b" and record["position"] == 0 else record["variant"]
     assert evaluation.identical_groups(records, ["road_gap", "mu_fidelity"]) == [["a", "b"], ["c"]]
+
+
+def test_a_metric_left_with_one_row_writes_a_pairs_table_with_its_header_only(tmp_path):
+    base = np.arange(6.0)
+    store = ResultStore(tmp_path, {"seed": 0, "noise_images": 0, "drise": {"n_masks": 8}})
+    store.write(0, _records({"D-RISE cosine/none": base, "D-RISE cosine/debiased": base}))
+    evaluation.write_report(tmp_path, metrics=["road_gap"], n_resamples=50)
+    assert (tmp_path / "pairs_road_gap.csv").read_text().splitlines() == [",".join(evaluation.report.PAIR_COLUMNS)]
+    assert "D-RISE cosine/none = debiased" in (tmp_path / "ranking_road_gap.csv").read_text()
