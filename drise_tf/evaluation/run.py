@@ -20,8 +20,8 @@ from drise_tf.core import checks, sharding
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.drise import DRise
-from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.metrics.agreement import order_representatives
+from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road
 from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
 

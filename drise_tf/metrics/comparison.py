@@ -141,8 +141,8 @@ def compare(
     names, matrix = agreement_matrix(maps, metric="spearman")
     matrix[np.diag_indices_from(matrix)] = [np.mean(stability[name]) if name in stability else np.nan
                                             for name in names]
-    return Comparison(maps=dict(maps), aucs=deletion_insertion_aucs(model, images, maps, step=step), agreement=(names, matrix),
-                      stability=stability, masks_used=dict(masks_used or {}))
+    return Comparison(maps=dict(maps), aucs=deletion_insertion_aucs(model, images, maps, step=step),
+                      agreement=(names, matrix), stability=stability, masks_used=dict(masks_used or {}))
 
 
 def similarity_comparison(

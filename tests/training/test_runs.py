@@ -65,7 +65,8 @@ def test_train_run_narrow_resnet18_with_the_cpu_recipe(npz_source, tmp_path):
     (tmp_path / "old").mkdir()
     keras.Model(inputs, outputs).save(tmp_path / "old" / f"model{MODEL_SUFFIX}")
     (tmp_path / "old" / "standardizer.json").write_text((tmp_path / "standardizer.json").read_text())
-    with pytest.warns(UserWarning, match=r"\['narrow_shortcut'\] are strided 1x1 convolutions .* TF_ENABLE_ONEDNN_OPTS"):
+    expected = r"\['narrow_shortcut'\] are strided 1x1 convolutions .* TF_ENABLE_ONEDNN_OPTS"
+    with pytest.warns(UserWarning, match=expected):
         training.load_run(tmp_path / "old")
 
 
