@@ -7,7 +7,9 @@ and for two estimators (the thesis's raw cosine sum and the debiased sums):
    differ only in the seed (3 seeds, 3 pairs), beside the median of the runs' own estimates (``return_stability``).
 2. Forward passes to a two-seed Spearman of 0.9 (``--count-images`` images): two long runs per design, in rounds of
    ``--round`` masks up to ``--max-masks``; the maps of nested prefixes (whole rounds) of the two runs are compared.
-   Where 0.9 is not reached, the count is extrapolated from the last prefix with Spearman-Brown (marked ``>``...``~``).
+   Where 0.9 is not reached, the count is extrapolated from the last prefix with Spearman-Brown (marked ``~``). The
+   ratio to iid comes with a 95% bootstrap interval over the images (paired: the same resampled images for both).
+   ``--iid-max-masks`` lets iid, which needs about 3x more masks, run longer than the other designs.
    Wall time of each long run beside a pure forward pass over the same number of images.
 3. Adaptive stopping (thesis estimator, ``--adaptive-target``, default 0.8): masks used per image, and the two-seed
    agreement measured at those stopping points (a second seed with the same N per image).
@@ -101,7 +103,10 @@ def needed(sizes, medians) -> tuple:
     return int(sizes[-1] * target * (1 - last) / (last * (1 - target))), True
 
 
-def forward_counts(model, images, labels, round_size, max_masks, samplings) -> list:
+def forward_counts(model, images, labels, round_size, max_masks, iid_max_masks, samplings,
+                   resamples: int = 2000) -> list:
+    """Part 2: masks to a median two-seed Spearman of TARGET per design and estimator, and the ratio to iid with a
+    95% bootstrap interval over the images (the same resampled images for iid and the design: paired)."""
     floor_images = np.repeat(images[:1], 100, axis=0)
     forward = tf.function(lambda x: model(x, training=False))
     forward(floor_images)
@@ -110,30 +115,47 @@ def forward_counts(model, images, labels, round_size, max_masks, samplings) -> l
         forward(floor_images)
     floor_per_image = (time.perf_counter() - start) / 2000
     print(f"  pure forward pass: {1 / floor_per_image:.0f} images/s", flush=True)
-    sizes = np.arange(round_size, max_masks + 1, round_size)
     rows = []
     for sampling in samplings:
+        cap = iid_max_masks if sampling == "iid" else max_masks
+        sizes = np.arange(round_size, cap + 1, round_size)
         runs = two_seed(model, images, labels, n_masks=round_size, sampling=sampling, target_stability=0.9999,
-                        max_masks=max_masks)
+                        max_masks=cap)
         used = min(int(r["explainer"].masks_used.min()) for r in runs)
         usable = sizes[sizes <= used]
-        forwards = len(images) * max_masks
+        forwards = len(images) * cap
         flat_masks = [r["explainer"].masks.reshape(-1, images[0, ..., 0].size).astype(np.float64) for r in runs]
         for name in ESTIMATORS:
             score, aggregation = name.split("/")
             curves = [prefix_maps(r["scores"][score], flat, usable, aggregation) for r, flat in zip(runs, flat_masks)]
-            medians = [float(np.median(rank_agreement(a, b))) for a, b in zip(*curves)]
+            per_image = np.stack([rank_agreement(a, b) for a, b in zip(*curves)])  # (prefixes, images)
+            medians = np.median(per_image, axis=1)
             n, extrapolated = needed(usable, medians)
             rows.append(dict(sampling=sampling, estimator=name, masks_to_target=n, extrapolated=extrapolated,
-                             spearman_at={int(k): v for k, v in zip(usable, medians)},
+                             spearman_at={int(k): float(v) for k, v in zip(usable, medians)},
+                             per_image_spearman=per_image.tolist(),
                              seconds=float(np.mean([r["seconds"] for r in runs])),
                              forward_floor_seconds=forwards * floor_per_image))
-    iid = {row["estimator"]: row["masks_to_target"] for row in rows if row["sampling"] == "iid"}
+    iid = {row["estimator"]: row for row in rows if row["sampling"] == "iid"}
+    resampled = np.random.default_rng(0).integers(0, len(images), size=(resamples, len(images)))
+
+    def needed_per_resample(row: dict) -> np.ndarray:
+        sizes = np.array(list(row["spearman_at"]))
+        medians = np.median(np.asarray(row["per_image_spearman"])[:, resampled], axis=2)  # (prefixes, resamples)
+        return np.array([needed(sizes, medians[:, k])[0] for k in range(resamples)], dtype=float)
+
+    iid_resampled = {name: needed_per_resample(row) for name, row in iid.items()}
     for row in rows:
-        row["ratio_to_iid"] = iid[row["estimator"]] / row["masks_to_target"] if iid else None
+        row["ratio_to_iid"] = row["ratio_interval"] = None
+        if row["estimator"] in iid:
+            row["ratio_to_iid"] = iid[row["estimator"]]["masks_to_target"] / row["masks_to_target"]
+            ratios = iid_resampled[row["estimator"]] / needed_per_resample(row)
+            row["ratio_interval"] = [float(v) for v in np.percentile(ratios, [2.5, 97.5])]
         mark = "~" if row["extrapolated"] else " "
-        at = ", ".join(f"{k}: {v:.2f}" for k, v in list(row["spearman_at"].items())[:: max(1, len(usable) // 5)])
-        ratio = f"x{row['ratio_to_iid']:.1f} fewer than iid" if iid else "iid not run"
+        points = list(row["spearman_at"].items())
+        at = ", ".join(f"{k}: {v:.2f}" for k, v in points[:: max(1, len(points) // 5)])
+        ratio = (f"x{row['ratio_to_iid']:.2f} fewer than iid [95% {row['ratio_interval'][0]:.2f}, "
+                 f"{row['ratio_interval'][1]:.2f}]" if row["ratio_to_iid"] else "iid not run")
         print(f"  {row['sampling']:16s} {row['estimator']:22s} masks to {TARGET}: {mark}{row['masks_to_target']:7d} "
               f"({ratio}); run / forward floor "
               f"{row['seconds'] / row['forward_floor_seconds']:.2f}; Spearman at {at}", flush=True)
@@ -195,6 +217,8 @@ def main() -> None:
     parser.add_argument("--count-images", type=int, default=8, help="test images for the forward counts")
     parser.add_argument("--round", type=int, default=1000, help="masks per round of the long runs")
     parser.add_argument("--max-masks", type=int, default=20000)
+    parser.add_argument("--iid-max-masks", type=int, default=None,
+                        help="cap of part 2's iid runs (default --max-masks): iid needs about 3x more masks")
     parser.add_argument("--parts", default="calibration,counts,adaptive,linear")
     parser.add_argument("--adaptive-target", type=float, default=0.8,
                         help="target of part 3 (0.9 needs more than 20000 masks for most thesis maps)")
@@ -223,7 +247,8 @@ def main() -> None:
     if "counts" in parts:
         print(f"== 2. forward passes to a two-seed Spearman of {TARGET} on {args.count_images} images", flush=True)
         save("counts", forward_counts(model, images[: args.count_images], labels[: args.count_images], args.round,
-                                      args.max_masks, args.samplings.split(",")))
+                                      args.max_masks, args.iid_max_masks or args.max_masks,
+                                      args.samplings.split(",")))
     if "adaptive" in parts:
         print(f"== 3. adaptive stopping at {args.adaptive_target} on {args.count_images} images", flush=True)
         save("adaptive", adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,

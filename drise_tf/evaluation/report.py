@@ -1,6 +1,7 @@
 """The evaluation's answer: per metric, a ranking of the variants with bootstrap intervals, paired Wilcoxon tests with
 Holm's correction, a compact letter display of the groups that cannot be told apart and the Monte Carlo noise of the
-maps beside it; written as CSV, markdown and a figure."""
+maps beside it; written as CSV, markdown and a figure. :func:`compare_runs` asks whether two runs' answers differ
+(e.g. maps at a fixed N against maps at a fixed stability)."""
 from __future__ import annotations
 
 import os
@@ -8,12 +9,13 @@ import pathlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from scipy import stats
 
 from drise_tf.core import tables
 from drise_tf.core.compat import write_text_atomic
 from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METRICS, PRIMARY_METRIC
 from drise_tf.evaluation.store import read_records
-from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, pairwise_comparisons
+from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, holm, pairwise_comparisons, wilcoxon_p
 from drise_tf.plotting.figures import ranking_figure, save
 
 #: How many noise standard deviations a difference must exceed not to be flagged as within the Monte Carlo noise.
@@ -197,3 +199,67 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
               f"{_masks_sentence(settings.get('drise', {}))}\n")
     written["report"] = write_text_atomic(out / "report.md", header + "\n" + "\n\n".join(sections) + "\n")
     return written
+
+
+def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric: str = PRIMARY_METRIC,
+                 confidence: float = 0.95, alpha: float = 0.05, n_resamples: int = 2000,
+                 seed: int = 0) -> Tuple[List[dict], float]:
+    """Does an evaluation's answer change with its settings (e.g. a fixed N against a fixed stability)? Two runs'
+    results compared variant by variant on the images both measured (the first seed's records).
+
+    Parameters
+    ----------
+    first, second : path
+        Results folders of two evaluation runs of the same model (e.g. ``--n-masks 2000`` and
+        ``--target-stability 0.8``).
+    metric : str
+        The metric compared (default: the primary one).
+    confidence, alpha, n_resamples, seed
+        Bootstrap interval level, family-wise level of the Holm-corrected Wilcoxon tests, resamples and seed.
+
+    Returns
+    -------
+    (rows, tau)
+        ``rows``: per variant both runs measured, ``variant, n, first, second, difference (second - first), low,
+        high, p, p_holm, significant, rank_first, rank_second``, in the first run's order; ``tau``: Kendall's tau
+        between the two runs' orders of the variants' means (1: the same order).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+    tables_by_run = []
+    for folder in (first, second):
+        _, records = read_records(folder)
+        values: Dict[Tuple[str, int], float] = {}
+        for record in records:
+            if record["seed"] == 0:
+                value = record.get(metric)
+                values[record["variant"], record["id"]] = np.nan if value is None else float(value)
+        if not values:
+            raise ValueError(f"{folder} holds no finished chunk with {metric!r} values")
+        tables_by_run.append(values)
+    shared = sorted(set(tables_by_run[0]) & set(tables_by_run[1]))
+    variants = list(dict.fromkeys(name for name, _ in shared))
+    if not variants:
+        raise ValueError(f"{first} and {second} share no image and variant: nothing to compare")
+    sign = 1.0 if METRICS[metric] else -1.0
+    rows = []
+    for name in variants:
+        keys = [key for key in shared if key[0] == name]
+        a = np.array([tables_by_run[0][key] for key in keys])
+        b = np.array([tables_by_run[1][key] for key in keys])
+        keep = np.isfinite(a) & np.isfinite(b)
+        difference = b[keep] - a[keep]
+        low, high = bootstrap_ci(difference, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        rows.append({"variant": name, "n": int(keep.sum()), "first": float(a[keep].mean()),
+                     "second": float(b[keep].mean()), "difference": float(difference.mean()), "low": low,
+                     "high": high, "p": wilcoxon_p(difference)})
+    for row, adjusted in zip(rows, holm([row["p"] for row in rows])):
+        row["p_holm"] = float(adjusted)
+        row["significant"] = bool(adjusted < alpha)
+    for column in ("first", "second"):
+        order = sorted(rows, key=lambda row: -sign * row[column])
+        for rank, row in enumerate(order, start=1):
+            row[f"rank_{column}"] = rank
+    rows.sort(key=lambda row: row["rank_first"])
+    tau = stats.kendalltau([row["first"] for row in rows], [row["second"] for row in rows]).statistic
+    return rows, float(tau)
