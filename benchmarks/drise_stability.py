@@ -13,8 +13,8 @@ and for two estimators (the thesis's raw cosine sum and the debiased sums):
    Wall time of each long run beside a pure forward pass over the same number of images.
 3. Adaptive stopping (thesis estimator, ``--adaptive-target``, default 0.8): masks used per image, and the two-seed
    agreement measured at those stopping points (a second seed with the same N per image).
-4. Linear share (``linear``): how much of the thesis score's variance a linear model of the masks explains, the most
-   a linear control variate could remove.
+4. Surrogate share (``linear``): how much of the thesis score's variance a linear or quadratic model of the masks
+   explains, the most a control variate built on it could remove.
 
     python benchmarks/drise_stability.py --run models/quick --data ../shared/data/cifar10-subset.npz
     python benchmarks/drise_stability.py --run models/quick --images 8 --count-images 4 --max-masks 4000  # smoke
@@ -162,25 +162,36 @@ def forward_counts(model, images, labels, round_size, max_masks, iid_max_masks, 
     return rows
 
 
-def linear_share(model, images, labels, n_masks=6000, blocks=(4, 8, 16)) -> list:
-    """How much of the thesis score's variance over iid masks a linear model of the masks explains: held-out R^2
-    (fit on 2/3 of the masks) of the score on each mask's mean over ``b x b`` image blocks. The part a linear control
-    variate (or a design balancing low-order cell patterns) could remove."""
+def linear_share(model, images, labels, n_masks=6000, blocks=(4, 8, 16), ridge=100.0) -> list:
+    """How much of the thesis score's variance over iid masks a model of the masks explains: held-out R^2 (fit on
+    2/3 of the masks) of the score on each mask's mean over ``b x b`` image blocks (linear), and on the 8x8 block
+    means and their pairwise products (quadratic, ridge ``ridge``). The part a control variate built on such a
+    surrogate (or a design balancing low-order cell patterns) could remove."""
     explainer = DRise.thesis(model, n_masks=n_masks, seed=0)
     _, scores = explainer.explain(images, labels, return_scores=True)
     masks = explainer.masks
     fit = 2 * n_masks // 3
-    rows = []
-    for b in blocks:
+
+    def block_means(b: int) -> np.ndarray:
         height, width = masks.shape[1] // b, masks.shape[2] // b
-        features = masks[:, : b * height, : b * width].reshape(n_masks, b, height, b, width).mean(axis=(2, 4))
-        design = np.column_stack([np.ones(n_masks), features.reshape(n_masks, -1)])
+        return masks[:, : b * height, : b * width].reshape(n_masks, b, height, b, width).mean(axis=(2, 4)).reshape(
+            n_masks, -1)
+
+    pairs = np.triu_indices(64)
+    eight = block_means(8)
+    designs = {f"{b}x{b} blocks, linear": np.column_stack([np.ones(n_masks), block_means(b)]) for b in blocks}
+    designs["8x8 blocks, quadratic"] = np.column_stack([np.ones(n_masks), eight,
+                                                        eight[:, pairs[0]] * eight[:, pairs[1]]])
+    rows = []
+    for name, design in designs.items():
+        penalty = ridge * np.eye(design.shape[1]) if "quadratic" in name else 0.0
         shares = []
         for score in scores.astype(np.float64):
-            coefficients = np.linalg.lstsq(design[:fit], score[:fit], rcond=None)[0]
+            train = design[:fit]
+            coefficients = np.linalg.lstsq(train.T @ train + penalty, train.T @ score[:fit], rcond=None)[0]
             shares.append(1 - np.var(score[fit:] - design[fit:] @ coefficients) / np.var(score[fit:]))
-        rows.append(dict(blocks=b, r2=[float(v) for v in shares]))
-        print(f"  {b}x{b} blocks: held-out R^2 median {np.median(shares):.2f} (min {np.min(shares):.2f}, max "
+        rows.append(dict(features=name, r2=[float(v) for v in shares]))
+        print(f"  {name}: held-out R^2 median {np.median(shares):.2f} (min {np.min(shares):.2f}, max "
               f"{np.max(shares):.2f})", flush=True)
     return rows
 
@@ -254,7 +265,8 @@ def main() -> None:
         save("adaptive", adaptive(model, images[: args.count_images], labels[: args.count_images], args.round,
                                   args.max_masks, args.adaptive_target, args.adaptive_samplings.split(",")))
     if "linear" in parts:
-        print(f"== 4. linear share of the thesis score's variance on {args.count_images} images", flush=True)
+        print(f"== 4. linear and quadratic share of the thesis score's variance on {args.count_images} images",
+              flush=True)
         save("linear", linear_share(model, images[: args.count_images], labels[: args.count_images]))
     print(f"wrote {args.out}")
 

@@ -220,13 +220,14 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
     Returns
     -------
     (rows, tau)
-        ``rows``: per variant both runs measured, ``variant, n, first, second, difference (second - first), low,
+        ``rows``: per variant both runs measured (variants that both runs measured identically, such as
+        aggregations that order the pixels the same way, are one row), ``variant, n, first, second, difference (second - first), low,
         high, p, p_holm, significant, rank_first, rank_second``, in the first run's order; ``tau``: Kendall's tau
         between the two runs' orders of the variants' means (1: the same order).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
-    tables_by_run = []
+    tables_by_run, groups_by_run = [], []
     for folder in (first, second):
         _, records = read_records(folder)
         values: Dict[Tuple[str, int], float] = {}
@@ -237,10 +238,15 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
         if not values:
             raise ValueError(f"{folder} holds no finished chunk with {metric!r} values")
         tables_by_run.append(values)
+        groups_by_run.append({name: tuple(group) for group in identical_groups(records, FAITHFULNESS_METRICS)
+                              for name in group})
     shared = sorted(set(tables_by_run[0]) & set(tables_by_run[1]))
-    variants = list(dict.fromkeys(name for name, _ in shared))
-    if not variants:
-        raise ValueError(f"{first} and {second} share no image and variant: nothing to compare")
+    # one row per group of variants that both runs measured identically (as the report merges them)
+    labels: Dict[str, str] = {}
+    for name in dict.fromkeys(name for name, _ in shared):
+        group = [other for other in groups_by_run[0][name] if other in groups_by_run[1].get(name, ())]
+        labels.setdefault(group[0], group_name(group))
+    variants = list(labels)
     sign = 1.0 if METRICS[metric] else -1.0
     rows = []
     for name in variants:
@@ -250,7 +256,7 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
         keep = np.isfinite(a) & np.isfinite(b)
         difference = b[keep] - a[keep]
         low, high = bootstrap_ci(difference, confidence=confidence, n_resamples=n_resamples, seed=seed)
-        rows.append({"variant": name, "n": int(keep.sum()), "first": float(a[keep].mean()),
+        rows.append({"variant": labels[name], "n": int(keep.sum()), "first": float(a[keep].mean()),
                      "second": float(b[keep].mean()), "difference": float(difference.mean()), "low": low,
                      "high": high, "p": wilcoxon_p(difference)})
     for row, adjusted in zip(rows, holm([row["p"] for row in rows])):

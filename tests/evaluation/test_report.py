@@ -90,8 +90,9 @@ def test_a_metric_left_with_one_row_writes_a_pairs_table_with_its_header_only(tm
 def test_compare_runs_pairs_the_shared_images_and_ranks_both_runs(tmp_path):
     rng = np.random.default_rng(3)
     base = rng.normal(size=40)
-    first = {"a": base + 1.0, "b": base + 0.5, "c": base}
-    second = {"a": base + 1.0, "b": base + 1.5, "c": base + rng.normal(0, 0.01, 40)}  # b moves up by exactly 1
+    first = {"a": base + 1.0, "a2": base + 1.0, "b": base + 0.5, "c": base, "c2": base}
+    second = {"a": base + 1.0, "a2": base + 1.0, "b": base + 1.5, "c": base + rng.normal(0, 0.01, 40),
+              "c2": base}  # b moves up by exactly 1; a = a2 in both runs (one row), c = c2 only in the first
     ResultStore(tmp_path / "first", {"seed": 0}).write(0, _records(first) + _records({"a": base}, seed=1))
     records = _records(second)
     extra = [dict(record, id=record["id"] + 100, position=record["position"] + 40, road_gap=50.0)
@@ -99,11 +100,15 @@ def test_compare_runs_pairs_the_shared_images_and_ranks_both_runs(tmp_path):
     ResultStore(tmp_path / "second", {"seed": 0}).write(0, records + extra)
     rows, tau = evaluation.compare_runs(tmp_path / "first", tmp_path / "second", n_resamples=300)
     by_name = {row["variant"]: row for row in rows}
-    assert [row["variant"] for row in rows] == ["a", "b", "c"] and all(row["n"] == 40 for row in rows)
+    assert [row["variant"] for row in rows][:2] == ["a = a2", "b"] and all(row["n"] == 40 for row in rows)
+    assert {row["variant"] for row in rows[2:]} == {"c", "c2"}
+    by_name["a"] = by_name["a = a2"]
     assert by_name["a"]["difference"] == 0.0 and not by_name["a"]["significant"] and by_name["a"]["p"] == 1.0
     assert by_name["b"]["difference"] == pytest.approx(1.0) and by_name["b"]["significant"]
     assert by_name["b"]["low"] == pytest.approx(1.0) and by_name["b"]["high"] == pytest.approx(1.0)
     assert (by_name["b"]["rank_first"], by_name["b"]["rank_second"]) == (2, 1)
-    assert tau == pytest.approx(1 / 3)  # one swapped pair of three
+    assert by_name["c"]["rank_second"] in (3, 4) and by_name["c2"]["rank_second"] in (3, 4)
+    # Kendall's tau-b by hand: 4 concordant pairs, 1 discordant (a, b), 1 tied in the first run (c, c2)
+    assert tau == pytest.approx(3 / np.sqrt(5 * 6))
     with pytest.raises(ValueError, match="metric must be one of"):
         evaluation.compare_runs(tmp_path / "first", tmp_path / "second", metric="accuracy")
