@@ -3,6 +3,7 @@
     python -m drise_tf train --recipe thesis --epochs 100 --data PATH --out models/NAME
     python -m drise_tf evaluate --run models/NAME [--data PATH]
     python -m drise_tf evaluate-maps --run models/NAME --images 1000 [--resume] [--data PATH]
+    python -m drise_tf compare-evaluations RESULTS_A RESULTS_B [--metric road_gap] [--out FOLDER]
     python -m drise_tf reproduce --profile quick|thesis [--data PATH]
     python -m drise_tf figures --profile quick|thesis [--data PATH]
 """
@@ -89,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="spread the masks' forward passes over the workers named in TF_CONFIG (run on each)")
     _add_data(maps)
 
+    compare = commands.add_parser(
+        "compare-evaluations", help="compare two evaluate-maps runs image by image (e.g. a fixed N against a fixed "
+        "stability)")
+    compare.add_argument("first", help="results folder of the first run")
+    compare.add_argument("second", help="results folder of the second run")
+    compare.add_argument("--metric", default="road_gap", help="the metric compared (default: road_gap, the primary)")
+    compare.add_argument("--out", default=None, help="where compare_<metric>.csv / .md go (default: the second run)")
+
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
     _add_profile(reproduce)
     reproduce.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
@@ -143,6 +152,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
             if written:  # the chief's report; the other workers write nothing
                 print(f"[evaluate-maps] report: {written['report']}", flush=True)
+        elif args.command == "compare-evaluations":
+            from drise_tf.evaluation import write_comparison
+
+            written = write_comparison(args.first, args.second, args.out or args.second, metric=args.metric)
+            print(written["text"] + f"[compare-evaluations] wrote {written['csv']} and {written['markdown']}",
+                  flush=True)
         else:
             from drise_tf.reproduction.run import reproduce
 

@@ -101,3 +101,23 @@ def test_reproduce_then_figures_end_to_end(tmp_path):
     assert cli.main(["figures", "--profile", "tiny", "--data", str(data), "--models-dir", str(models),
                      "--figures-dir", str(tmp_path / "again")]) == 0
     assert _digests(tmp_path / "again") == first
+
+
+def test_compare_evaluations_writes_the_paired_table_and_names_a_missing_folder(tmp_path, capsys):
+    from drise_tf.evaluation.store import ResultStore
+
+    for name, shift in (("fixed_n", 0.0), ("fixed_stability", 0.25)):
+        records = [{"id": image, "position": image, "label": 0, "seed": 0, "variant": variant,
+                    "road_gap": float(base + image / 10 + shift * (variant == "D-RISE")), "mu_fidelity": 0.0}
+                   for variant, base in (("D-RISE", 0.5), ("Grad-CAM", 0.2)) for image in range(12)]
+        ResultStore(tmp_path / name, {"seed": 0}).write(0, records)
+    code = cli.main(["compare-evaluations", str(tmp_path / "fixed_n"), str(tmp_path / "fixed_stability"),
+                     "--out", str(tmp_path / "compared")])
+    printed = capsys.readouterr().out
+    assert code == 0 and "Kendall's tau between the two orders: 1.000" in printed
+    table = (tmp_path / "compared" / "compare_road_gap.csv").read_text().splitlines()
+    assert table[0].startswith("variant,n,first,second,difference") and table[1].startswith("D-RISE,12,")
+    assert abs(float(table[1].split(",")[4]) - 0.25) < 1e-9
+    assert (tmp_path / "compared" / "compare_road_gap.md").is_file()
+    assert cli.main(["compare-evaluations", str(tmp_path / "fixed_n"), str(tmp_path / "nowhere")]) == 2
+    assert "nowhere is not an evaluation results folder" in capsys.readouterr().err

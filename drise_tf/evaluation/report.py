@@ -269,3 +269,23 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
     rows.sort(key=lambda row: row["rank_first"])
     tau = stats.kendalltau([row["first"] for row in rows], [row["second"] for row in rows]).statistic
     return rows, float(tau)
+
+
+def write_comparison(first: str | os.PathLike, second: str | os.PathLike, out: str | os.PathLike, *,
+                     metric: str = PRIMARY_METRIC, n_resamples: int = 2000) -> Dict[str, str]:
+    """:func:`compare_runs` written to ``out`` as ``compare_<metric>.csv`` and ``compare_<metric>.md``.
+
+    Returns
+    -------
+    dict
+        ``csv`` and ``markdown``: the paths; ``text``: the markdown itself.
+    """
+    rows, tau = compare_runs(first, second, metric=metric, n_resamples=n_resamples)
+    out = pathlib.Path(out)
+    text = (f"# {metric}: {first} (first) against {second} (second)\n\nPer variant, the mean over the {rows[0]['n']} "
+            f"images both runs measured, the paired difference (second - first) with a 95% bootstrap interval and "
+            f"its Holm-corrected Wilcoxon p-value, and the variant's rank in each run. Kendall's tau between the two "
+            f"orders: {tau:.3f}.\n\n" + _markdown(rows, ["variant", "n", "first", "second", "difference", "low",
+                                                        "high", "p_holm", "rank_first", "rank_second"]) + "\n")
+    return {"csv": tables.write_csv(rows, out / f"compare_{metric}.csv"),
+            "markdown": write_text_atomic(out / f"compare_{metric}.md", text), "text": text}
