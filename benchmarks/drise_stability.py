@@ -179,12 +179,11 @@ def linear_share(model, images, labels, n_masks=6000, blocks=(4, 8, 16), ridge=1
 
     pairs = np.triu_indices(64)
     eight = block_means(8)
-    designs = {f"{b}x{b} blocks, linear": np.column_stack([np.ones(n_masks), block_means(b)]) for b in blocks}
-    designs["8x8 blocks, quadratic"] = np.column_stack([np.ones(n_masks), eight,
-                                                        eight[:, pairs[0]] * eight[:, pairs[1]]])
+    quadratic = np.column_stack([np.ones(n_masks), eight, eight[:, pairs[0]] * eight[:, pairs[1]]])
+    designs = {f"{b}x{b} blocks, linear": (np.column_stack([np.ones(n_masks), block_means(b)]), 0.0) for b in blocks}
+    designs["8x8 blocks, quadratic"] = (quadratic, ridge * np.eye(quadratic.shape[1]))
     rows = []
-    for name, design in designs.items():
-        penalty = ridge * np.eye(design.shape[1]) if "quadratic" in name else 0.0
+    for name, (design, penalty) in designs.items():
         shares = []
         for score in scores.astype(np.float64):
             train = design[:fit]

@@ -220,43 +220,43 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
     Returns
     -------
     (rows, tau)
-        ``rows``: per variant both runs measured (variants that both runs measured identically, such as
-        aggregations that order the pixels the same way, are one row), ``variant, n, first, second, difference (second - first), low,
-        high, p, p_holm, significant, rank_first, rank_second``, in the first run's order; ``tau``: Kendall's tau
-        between the two runs' orders of the variants' means (1: the same order).
+        ``rows``: per variant both runs measured, on the images both measured (variants that both runs measured
+        identically, such as aggregations that order the pixels the same way, are one row): ``variant, n, first,
+        second, difference (second - first), low, high, p, p_holm, significant, rank_first, rank_second``, in the
+        first run's order; ``tau``: Kendall's tau between the two runs' orders of the variants' means (1: the same
+        order).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
-    tables_by_run, groups_by_run = [], []
+    values_by_run, groups_by_run = [], []  # per run: variant -> {image id: value}; variant -> its identical group
     for folder in (first, second):
         _, records = read_records(folder)
-        values: Dict[Tuple[str, int], float] = {}
+        values: Dict[str, Dict[int, float]] = {}
         for record in records:
             if record["seed"] == 0:
                 value = record.get(metric)
-                values[record["variant"], record["id"]] = np.nan if value is None else float(value)
+                values.setdefault(record["variant"], {})[record["id"]] = np.nan if value is None else float(value)
         if not values:
             raise ValueError(f"{folder} holds no finished chunk with {metric!r} values")
-        tables_by_run.append(values)
-        groups_by_run.append({name: tuple(group) for group in identical_groups(records, FAITHFULNESS_METRICS)
+        values_by_run.append(values)
+        groups_by_run.append({name: group for group in identical_groups(records, FAITHFULNESS_METRICS)
                               for name in group})
-    shared = sorted(set(tables_by_run[0]) & set(tables_by_run[1]))
     # one row per group of variants that both runs measured identically (as the report merges them)
     labels: Dict[str, str] = {}
-    for name in dict.fromkeys(name for name, _ in shared):
-        group = [other for other in groups_by_run[0][name] if other in groups_by_run[1].get(name, ())]
+    for name in (name for name in values_by_run[0] if name in values_by_run[1]):
+        group = [other for other in groups_by_run[0][name] if other in groups_by_run[1][name]]
         labels.setdefault(group[0], group_name(group))
-    variants = list(labels)
+    if not labels:
+        raise ValueError(f"{first} and {second} share no variant: nothing to compare")
     sign = 1.0 if METRICS[metric] else -1.0
     rows = []
-    for name in variants:
-        keys = [key for key in shared if key[0] == name]
-        a = np.array([tables_by_run[0][key] for key in keys])
-        b = np.array([tables_by_run[1][key] for key in keys])
+    for name, label in labels.items():
+        ids = sorted(set(values_by_run[0][name]) & set(values_by_run[1][name]))
+        a, b = (np.array([run[name][image] for image in ids]) for run in values_by_run)
         keep = np.isfinite(a) & np.isfinite(b)
         difference = b[keep] - a[keep]
         low, high = bootstrap_ci(difference, confidence=confidence, n_resamples=n_resamples, seed=seed)
-        rows.append({"variant": labels[name], "n": int(keep.sum()), "first": float(a[keep].mean()),
+        rows.append({"variant": label, "n": int(keep.sum()), "first": float(a[keep].mean()),
                      "second": float(b[keep].mean()), "difference": float(difference.mean()), "low": low,
                      "high": high, "p": wilcoxon_p(difference)})
     for row, adjusted in zip(rows, holm([row["p"] for row in rows])):
