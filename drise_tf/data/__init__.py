@@ -11,6 +11,7 @@ from drise_tf.data.cifar import (
 )
 from drise_tf.data.pipelines import (
     AUGMENTATIONS,
+    cutout,
     make_eval_dataset,
     make_train_dataset,
     random_crop_flip,
@@ -27,5 +28,5 @@ from drise_tf.data.standardizer import Standardizer
 __all__ = [
     "CLASS_NAMES", "NUM_CLASSES", "DATA_ENV", "AUGMENTATIONS", "CIFAR10_URL", "CifarDataError",
     "CifarNotAvailableError", "UnsafePickleError", "Standardizer", "load_cifar10", "resolve_source", "one_hot",
-    "split_train_val", "random_crop_flip", "train_steps_per_epoch", "make_train_dataset", "make_eval_dataset",
+    "split_train_val", "random_crop_flip", "cutout", "train_steps_per_epoch", "make_train_dataset", "make_eval_dataset",
 ]

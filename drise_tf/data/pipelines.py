@@ -1,4 +1,5 @@
-"""tf.data pipelines: seeded, vectorised crop-and-flip augmentation, training epochs (random, thesis or none) and
+"""tf.data pipelines: seeded, vectorised crop-and-flip augmentation (optionally with cutout), training epochs (random,
+random_cutout, thesis or none) and
 evaluation batches, never a batch too small to feed every replica (:mod:`drise_tf.core.sharding`)."""
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from drise_tf.data.cifar import one_hot
 from drise_tf.data.sources import NUM_CLASSES
 
 #: Training-epoch styles of :func:`make_train_dataset`.
-AUGMENTATIONS = ("random", "thesis", "none")
+AUGMENTATIONS = ("random", "random_cutout", "thesis", "none")
 #: Zero padding (pixels per side) before the random crop, as in the thesis.
 PAD = 4
+#: Side of the square that ``"random_cutout"`` sets to 0 (the dataset mean after standardising).
+CUTOUT_SIZE = 8
 
 
 # ------------------------------------------------------------------------------------------------- tf.data
@@ -64,6 +67,32 @@ def random_crop_flip(images: Any, seed: Any, *, pad: int = PAD, apply: Any = Non
     columns = offsets[:, 1:] + tf.where(flip[:, None], width - 1 - columns, columns)
     cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(cropped, columns, axis=2, batch_dims=1)
+
+
+def cutout(images: Any, seed: Any, *, size: int = CUTOUT_SIZE) -> tf.Tensor:
+    """Set one ``size`` x ``size`` square per image to 0, centred on a uniformly random pixel and clipped at the
+    borders (DeVries and Taylor 2017, arXiv 1708.04552); vectorised, stateless (same ``seed``, same squares).
+
+    Parameters
+    ----------
+    images : float tensor (B, H, W, C)
+        Standardised images (0 is the dataset mean colour).
+    seed : int tensor of shape (2,)
+        Stateless random seed.
+    size : int
+        Side of the square before clipping.
+    """
+    images = tf.convert_to_tensor(images)
+    shape = tf.shape(images)
+    draws = tf.random.stateless_uniform(tf.stack([shape[0], 2]), seed=seed)
+    centres = tf.cast(draws * tf.cast(tf.stack([shape[1], shape[2]]), tf.float32), tf.int32)
+    low = centres - size // 2  # (B, 2): first row and column of the square, possibly outside the image
+    rows = tf.range(shape[1])[None, :]
+    columns = tf.range(shape[2])[None, :]
+    inside_rows = (rows >= low[:, :1]) & (rows < low[:, :1] + size)
+    inside_columns = (columns >= low[:, 1:]) & (columns < low[:, 1:] + size)
+    square = inside_rows[:, :, None] & inside_columns[:, None, :]
+    return tf.where(square[..., None], tf.zeros_like(images), images)
 
 
 def _check_augmentation(augmentation: str) -> str:
@@ -137,8 +166,9 @@ def make_train_dataset(
         Integer labels ``(N,)``/``(N, 1)`` or one-hot ``(N, 10)``.
     batch_size : int
         Batch size; the last batch of an epoch may be smaller.
-    augmentation : {"random", "thesis", "none"}
+    augmentation : {"random", "random_cutout", "thesis", "none"}
         ``"random"``: every image once per epoch, randomly cropped and flipped (:func:`random_crop_flip`).
+        ``"random_cutout"``: as ``"random"``, then one square cut out of each image (:func:`cutout`).
         ``"thesis"``: every epoch is the N originals plus one freshly augmented copy of each, 2N samples shuffled
         together (docs/thesis.md, "The training recipe"). ``"none"``: the originals only.
     seed : int
@@ -179,6 +209,8 @@ def make_train_dataset(
         if augmentation != "none":
             apply = index >= n if augmentation == "thesis" else None
             batch_x = random_crop_flip(batch_x, tf.stack([key, step]), apply=apply)
+        if augmentation == "random_cutout":
+            batch_x = cutout(batch_x, tf.stack([key, -2 - step]))
         return batch_x, batch_y
 
     dataset = _epoch_keys(seed).flat_map(epoch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,13 @@ class Profile:
         Where the epoch-0 training point is evaluated: ``"stream"`` (the thesis: the first epoch's training stream,
         originals plus augmented copy) or ``"originals"``.
     precision : str
-        ``"float32"`` or ``"bfloat16"`` for training and D-RISE forward passes. ``bfloat16`` pays off only on
-        hardware with native bfloat16 (GPUs, CPUs with AVX512-BF16 / AMX); elsewhere it is several times slower.
+        ``"float32"`` or ``"bfloat16"`` for D-RISE forward passes (and training unless ``train_precision`` says
+        otherwise). ``bfloat16`` pays off only on hardware with native bfloat16 (GPUs, CPUs with AVX512-BF16 / AMX);
+        elsewhere it is several times slower.
+    train_precision : str or None
+        Precision of training (None: ``precision``); the saved model is float32 either way.
+    keep_epochs : tuple of int
+        Epochs whose training checkpoints are kept (early checkpoints of the same training, to explain).
     n_masks, grid_size, p : int, int, float
         D-RISE masks (docs/thesis.md, "Its D-RISE").
     mask_batch : int
@@ -78,6 +83,8 @@ class Profile:
     epoch0_val: str = "test"
     epoch0_train: str = "stream"
     precision: str = "float32"
+    train_precision: Optional[str] = None
+    keep_epochs: Tuple[int, ...] = ()
     n_masks: int = 5000
     grid_size: int = 16
     p: float = 0.5
@@ -116,6 +123,35 @@ PROFILES: Dict[str, Profile] = {
         lr_quirk=False,
         epoch0_val="validation",
         epoch0_train="originals",
+        n_masks=5000,
+        k_images=5,
+        k_compare=20,
+        compare_masks=1000,
+        k_sanity=4,
+        sanity_masks=500,
+        k_evaluate=1000,
+    ),
+    # The thesis's network, strong, trained on a 2-core CPU in under 2 hours: ResNet-18 at base width 32 (a quarter of
+    # the thesis's multiply-adds), the cpu_strong recipe for 50 epochs on 19,000 of the development subset's 20,000
+    # training images, trained in bfloat16 (2x faster than float32 on this width with AVX512-BF16/AMX; on an AVX2-only
+    # CPU train with --precision float32); the explanations run in float32. The trained run is shipped in
+    # models/strong (benchmarks/strong_profile_tradeoff.py measured the choice; see docs/strong-network.md).
+    "strong": Profile(
+        name="strong",
+        run_name="strong",
+        architecture="resnet18",
+        width=32,
+        recipe="cpu_strong",
+        epochs=50,
+        n_train=19000,
+        n_val=1000,
+        n_test=None,
+        augmentation="random_cutout",
+        lr_quirk=False,
+        epoch0_val="validation",
+        epoch0_train="originals",
+        train_precision="bfloat16",
+        keep_epochs=(5, 10, 20),
         n_masks=5000,
         k_images=5,
         k_compare=20,

@@ -61,9 +61,9 @@ def train_profile(profile: Profile, run_dir: pathlib.Path, *, data: Optional[str
         run_dir, recipe=profile.recipe, architecture=profile.architecture, width=profile.width, data=data,
         n_train=profile.n_train,
         n_val=profile.n_val, n_test=profile.n_test, epochs=profile.epochs, seed=profile.seed,
-        precision=profile.precision, resume=resume, lr_quirk=profile.lr_quirk, epoch0_val=profile.epoch0_val,
-        epoch0_train=profile.epoch0_train,
-        augmentation=profile.augmentation,
+        precision=profile.train_precision or profile.precision, resume=resume, lr_quirk=profile.lr_quirk,
+        epoch0_val=profile.epoch0_val, epoch0_train=profile.epoch0_train, augmentation=profile.augmentation,
+        keep_epochs=profile.keep_epochs,
     )
 
 

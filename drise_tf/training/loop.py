@@ -30,6 +30,7 @@ import json
 import os
 import pathlib
 import tempfile
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -100,9 +101,14 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     def __init__(self, out_dir: pathlib.Path, history: Dict[str, List[Any]], schedule: Any,
                  settings: Dict[str, Any], best: Optional[Dict[str, Any]], best_metric: Optional[str],
-                 validation: ArrayPair, verbose: int) -> None:
+                 validation: ArrayPair, verbose: int, epochs: int, first_epoch: int,
+                 keep_epochs: Sequence[int]) -> None:
         super().__init__()
         self.validation = validation
+        self.epochs = epochs
+        self.first_epoch = first_epoch
+        self.keep_epochs = {int(e) for e in keep_epochs}
+        self.started = time.monotonic()
         self.verbose = verbose
         self.out_dir = out_dir
         self.history = history
@@ -115,8 +121,11 @@ class _EpochRecorder(keras.callbacks.Callback):
         logs = {} if logs is None else logs
         logs["val_loss"], logs["val_accuracy"] = _evaluate_point(self.model, self.validation)  # later callbacks see them
         if self.verbose:
-            print(f"[train] epoch {epoch + 1}: val_loss {logs['val_loss']:.4f}, val_accuracy "
-                  f"{logs['val_accuracy']:.4f}", flush=True)
+            elapsed = time.monotonic() - self.started
+            left = elapsed / (epoch + 1 - self.first_epoch) * (self.epochs - epoch - 1)
+            print(f"[train] epoch {epoch + 1}/{self.epochs}: val_loss {logs['val_loss']:.4f}, val_accuracy "
+                  f"{logs['val_accuracy']:.4f}; {elapsed / 60:.1f} min this process, about {left / 60:.1f} min left",
+                  flush=True)
         step = int(self.model.optimizer.iterations.numpy())
         row = {"epoch": epoch + 1, "lr": learning_rate_at(self.schedule, step)}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -137,18 +146,19 @@ class _EpochRecorder(keras.callbacks.Callback):
                  "history": self.history}
         write_json_atomic(checkpoints / "state.json", state)
         for old in checkpoints.glob(f"epoch_*{MODEL_SUFFIX}"):
-            if old.name != name:
+            if old.name != name and int(old.name[len("epoch_"):len("epoch_") + 3]) not in self.keep_epochs:
                 old.unlink()
         _write_history(self.out_dir, self.history)
 
 
 # ------------------------------------------------------------------------------------------- training across workers
-def _distributed_train_step(model: Any, strategy: Any, from_logits: bool) -> Any:
+def _distributed_train_step(model: Any, strategy: Any, from_logits: bool, label_smoothing: float) -> Any:
     """One compiled training step under ``strategy`` (Keras 3's ``fit`` does not run under a
     MultiWorkerMirroredStrategy, keras-team/keras#20585): the global batch's mean cross-entropy plus the
     regularisation losses, gradients all-reduced over every replica of every worker, one optimizer update; returns
     the global sums of the loss and of the hits, and the global count of images."""
-    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=from_logits, reduction="none")
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                                   reduction="none")
 
     def replica_step(images: tf.Tensor, labels: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         context = tf.distribute.get_replica_context()
@@ -259,6 +269,7 @@ def train(
     strategy: Any = None,
     verbose: int = 1,
     callbacks: Sequence[Any] = (),
+    keep_epochs: Sequence[int] = (),
 ) -> Dict[str, List[Any]]:
     """Train ``model`` with a recipe, checkpointing every epoch atomically into ``out_dir`` (see module notes).
 
@@ -298,6 +309,9 @@ def train(
         Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks, run after the checkpoint writer.
+    keep_epochs : sequence of int
+        Epochs whose checkpoints stay in ``checkpoints/`` (the others are deleted once a later one is written), e.g.
+        early checkpoints of one training to explain beside the final model.
 
     Returns
     -------
@@ -364,7 +378,8 @@ def train(
                 working = keras.models.clone_model(model)
                 working.set_weights(model.get_weights())
             working.compile(optimizer=recipe.make_optimizer(schedule),
-                            loss=keras.losses.CategoricalCrossentropy(from_logits=_from_logits(model)),
+                            loss=keras.losses.CategoricalCrossentropy(from_logits=_from_logits(model),
+                                                                      label_smoothing=recipe.label_smoothing),
                             metrics=["accuracy"])
 
     if state is not None:
@@ -389,9 +404,10 @@ def train(
             _write_history(write_dir, history)
 
     recorder = _EpochRecorder(write_dir, history, schedule, settings, best, recipe.best_metric, (x_val, y_val),
-                              verbose)
+                              verbose, epochs, start, keep_epochs)
     across_workers = sharding.is_multi_worker(strategy)
-    train_step = _distributed_train_step(working, strategy, _from_logits(model)) if across_workers else None
+    train_step = _distributed_train_step(
+        working, strategy, _from_logits(model), recipe.label_smoothing) if across_workers else None
     for epoch in range(start, epochs):
         train_ds = data_lib.make_train_dataset(x_train, y_train, batch_size=batch_size, augmentation=augmentation,
                                                seed=_epoch_seed(seed, epoch), shuffle=True, replicas=replicas)

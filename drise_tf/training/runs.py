@@ -8,7 +8,7 @@ import json
 import os
 import pathlib
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,6 +58,7 @@ def train_run(
     evaluate_train: bool = True,
     strategy: Any = None,
     verbose: int = 1,
+    keep_epochs: Sequence[int] = (),
 ) -> Dict[str, Any]:
     """The whole training job: load, split, standardise, build, train, save, evaluate, report.
 
@@ -120,8 +121,7 @@ def train_run(
         history = train(model, train_pair, val_pair, recipe=recipe_obj, out_dir=out_dir, epochs=epochs,
                         batch_size=batch_size, augmentation=augmentation, seed=seed, resume=resume,
                         lr_quirk=lr_quirk, epoch0_val=epoch0_val, epoch0_train=epoch0_train, test_data=test_pair,
-                        strategy=strategy,
-                        verbose=verbose)
+                        strategy=strategy, verbose=verbose, keep_epochs=keep_epochs)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if precision != "float32":  # save a float32 copy: later code loads it for explanations
