@@ -123,7 +123,8 @@ def bench_224(sizes, batch_size: int) -> None:
                              check=True, capture_output=True, text=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
         print(f"  N={n:5d}: peak RSS {result['peak_rss_mb']:7.0f} MB (after building the model "
-              f"{result['rss_model_mb']:.0f} MB), {result['seconds']:.1f} s = {result['seconds'] / n * 1000:.0f} ms/mask"
+              f"{result['rss_model_mb']:.0f} MB), {result['seconds']:.1f} s"
+              f" = {result['seconds'] / n * 1000:.0f} ms/mask"
               f" -> N=5000 would take ~{result['seconds'] / n * 5000 / 60:.0f} min")
 
 
@@ -146,7 +147,8 @@ def main() -> None:
     if "masks" not in args.skip:
         bench_masks()
     if "resnet18" not in args.skip:
-        bench_resnet18(args.n_masks, args.batch_size, args.bf16_n or args.n_masks, args.multi, args.multi_n, args.repeats)
+        bench_resnet18(args.n_masks, args.batch_size, args.bf16_n or args.n_masks, args.multi, args.multi_n,
+                       args.repeats)
     if "224" not in args.skip:
         bench_224(args.n_224, args.batch_224)
 

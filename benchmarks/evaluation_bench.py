@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noqa: E402
+from drise_tf.evaluation.comparisons import explain_methods  # noqa: E402
 from drise_tf.evaluation.run import DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS  # noqa: E402
-from drise_tf.metrics.comparison import explain_methods  # noqa: E402
 
 
 def peak_rss_mb() -> float:

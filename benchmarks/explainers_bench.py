@@ -1,9 +1,10 @@
 """Overhead of drise_tf.explain over calling tf-keras-vis directly, and Score-CAM vs Faster-Score-CAM.
 
 Run by hand: ``python benchmarks/explainers_bench.py [--images 16] [--repeats 3]``. Prints, for each method, the
-best-of-``repeats`` time of ``make_explainer(name, model).explain(x, targets)`` and of the equivalent direct tf-keras-vis call
-on the same prepared (linear-head) model and batch, and their ratio (target <= 1.05). Then Score-CAM vs
-Faster-Score-CAM on the 512 channels of ResNet-18's last block. Timings drift on shared machines: read the ratios.
+best-of-``repeats`` time of ``make_explainer(name, model).explain(x, targets)`` and of the equivalent direct
+tf-keras-vis call on the same prepared (linear-head) model and batch, and their ratio (target <= 1.05). Then
+Score-CAM vs Faster-Score-CAM on the 512 channels of ResNet-18's last block. Timings drift on shared machines: read
+the ratios.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils.scores import CategoricalScore
 
-from drise_tf.training.architectures import RESNET18_LAST_CONV, resnet18
 from drise_tf.explain import make_explainer
 from drise_tf.explain.model_copies import working_copy
+from drise_tf.training.architectures import RESNET18_LAST_CONV, resnet18
 
 
 def best_times(fns, repeats: int) -> list:

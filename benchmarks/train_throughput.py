@@ -16,9 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from drise_tf.core.compat import keras
-from drise_tf.training.architectures import resnet18
 from drise_tf.data import Standardizer, make_train_dataset
 from drise_tf.training import get_recipe
+from drise_tf.training.architectures import resnet18
 
 
 def training_images_per_second(precision: str, batch_size: int, steps: int, warmup: int = 1) -> float:

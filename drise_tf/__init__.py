@@ -10,9 +10,9 @@ room           what it holds
 ``data``       CIFAR-10 sources, the Standardizer, tf.data pipelines
 ``training``   architectures, schedules, recipes, the training loop, run folders, model evaluation
 ``explain``    the Explainer interface, D-RISE (masks, similarity scores), gradient, CAM, visualisation
-``metrics``    faithfulness, agreement, randomisation, statistics, comparisons
+``metrics``    faithfulness, agreement, randomisation, statistics, the comparison of computed maps
 ``plotting``   every figure, and the figure sets ``reproduce`` files
-``evaluation`` the resumable evaluation of every map over a data set, and its ranked, tested answer
+``evaluation`` the resumable evaluation over a data set, its tested answer; the comparisons that run explainers
 ``studies``    the neighbouring studies: ImageNet ResNet-50, stride/kernel sweep, misclassified Grad-CAM, FGSM
 ``reproduction`` profiles and the one-command run (``reproduce``)
 =============  ===========================================================================================
@@ -20,7 +20,7 @@ room           what it holds
 __version__ = "0.2.0"
 
 import importlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from drise_tf.core import console
 
@@ -82,6 +82,67 @@ _EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
     "train_run": ("drise_tf.training", "train_run"),
 }
 __all__ = list(_EXPORTS)
+
+# The same names again for static tools (Jedi, so Spyder's completion, calltips and Help; IDEs; type checkers),
+# which cannot follow __getattr__; never run. tests/test_facade.py checks that this block and _EXPORTS agree.
+if TYPE_CHECKING:
+    import drise_tf.data as data  # noqa: F401
+    import drise_tf.evaluation as evaluation  # noqa: F401
+    import drise_tf.explain as explain  # noqa: F401
+    import drise_tf.metrics as metrics  # noqa: F401
+    import drise_tf.plotting as plotting  # noqa: F401
+    import drise_tf.reproduction as reproduction  # noqa: F401
+    import drise_tf.studies as studies  # noqa: F401
+    import drise_tf.training as training  # noqa: F401
+    from drise_tf.data import (  # noqa: F401
+        CLASS_NAMES,
+        NUM_CLASSES,
+        CifarDataError,
+        CifarNotAvailableError,
+        Standardizer,
+        load_cifar10,
+        make_eval_dataset,
+        make_train_dataset,
+        split_train_val,
+    )
+    from drise_tf.evaluation import evaluate_maps, write_report  # noqa: F401
+    from drise_tf.experiment import setup  # noqa: F401
+    from drise_tf.explain import (  # noqa: F401
+        AGGREGATIONS,
+        DRise,
+        Explainer,
+        available_explainers,
+        class_visualisation,
+        make_explainer,
+        masks,
+        normalize_maps,
+        register_explainer,
+        similarity,
+    )
+    from drise_tf.metrics import (  # noqa: F401
+        deletion_insertion,
+        efficient_mprt,
+        mu_fidelity,
+        rank_correlation,
+        road,
+        topk_overlap,
+    )
+    from drise_tf.plotting import FigureBook  # noqa: F401
+    from drise_tf.reproduction import Profile, get_profile, reproduce  # noqa: F401
+    from drise_tf.studies import epsilon_sweep, fgsm  # noqa: F401
+    from drise_tf.training import (  # noqa: F401
+        build,
+        evaluate,
+        evaluate_run,
+        load_run,
+        predict_probs,
+        prediction_entropy,
+        resnet18,
+        select_images,
+        simple_cnn,
+        train,
+        train_run,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,7 @@
     python -m drise_tf evaluate --run models/NAME [--data PATH]
     python -m drise_tf evaluate-maps --run models/NAME --images 1000 [--resume] [--data PATH]
     python -m drise_tf compare-evaluations RESULTS_A RESULTS_B [--metric road_gap] [--out FOLDER]
+    python -m drise_tf compare-networks NAME=RESULTS NAME=RESULTS ... [--accuracy NAME=0.9] [--out FOLDER]
     python -m drise_tf reproduce --profile quick|thesis [--data PATH]
     python -m drise_tf figures --profile quick|thesis [--data PATH]
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import sys
 from typing import List, Optional
 
@@ -20,6 +22,35 @@ DATA_HELP = (
     "CIFAR-10 source: a folder of python batches, the official .tar.gz, an .npz (x_train, y_train, x_test, y_test) "
     "or an image folder; default: $DRISE_TF_DATA, else Keras's download cache"
 )
+# The library's registries live in modules that import TensorFlow; the parser names them without importing it (a test
+# keeps these in step with reproduction.PROFILES, training.RECIPES and ARCHITECTURES, explain.masks.SAMPLINGS,
+# explain.similarity and evaluation.METRICS).
+PROFILE_CHOICES = ("quick", "strong", "thesis", "keras_cnn", "tiny")
+RECIPE_CHOICES = ("thesis", "onecycle", "cpu_onecycle", "cpu_strong", "adam_cnn")
+ARCHITECTURE_CHOICES = ("resnet18", "simple_cnn")
+SAMPLING_CHOICES = ("iid", "antithetic", "sobol", "latin", "antithetic_sobol")
+PAIRED_SAMPLINGS = ("antithetic", "antithetic_sobol")
+SIMILARITY_CHOICES = ("cosine", "cross_entropy", "neg_cross_entropy", "probability", "margin", "cosine_prediction",
+                      "kl", "js")
+DESIGN_CHOICES = ("default", "factorial")
+METRIC_CHOICES = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc", "emprt",
+                  "mprt_spearman")
+
+
+def _positive(text: str) -> int:
+    """argparse type: an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    """argparse type: an int >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text}")
+    return value
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -27,33 +58,41 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="quick", help="quick (about 14 min on a 2-core CPU), thesis (a GPU job) or keras_cnn")
+    parser.add_argument("--profile", default="quick", choices=PROFILE_CHOICES,
+                        help="quick (about 14 min on a 2-core CPU), strong (the shipped strong ResNet-18), thesis "
+                        "(a GPU job), keras_cnn or tiny (tests)")
     parser.add_argument("--models-dir", default="models", help="where trained runs live (default: models)")
-    parser.add_argument("--figures-dir", default="figures", help="where figures are written (default: figures)")
+    parser.add_argument("--figures-dir", default=None,
+                        help="where figures are written (default: figures for quick, figures/<profile> otherwise)")
     parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     _add_data(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``drise-tf`` argument parser."""
+    """The ``drise-tf`` argument parser (each subcommand's parser is ``args.command_parser``)."""
     parser = argparse.ArgumentParser(prog="drise-tf", description=__doc__.split("\n")[0])
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's C++ log lines and the library warnings hidden by default")
+                        help="show TensorFlow's C++ log lines, full tracebacks and the library warnings hidden by "
+                        "default")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model and save the run (model, standardizer, history)")
-    train.add_argument("--recipe", default="thesis", help="thesis, onecycle, cpu_onecycle or adam_cnn")
-    train.add_argument("--architecture", default="resnet18", help="resnet18 or simple_cnn")
-    train.add_argument("--width", type=int, default=None, help="ResNet-18's base width (default: the thesis's 64)")
-    train.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    train.add_argument("--recipe", default="thesis", choices=RECIPE_CHOICES, help="training recipe (default: thesis)")
+    train.add_argument("--architecture", default="resnet18", choices=ARCHITECTURE_CHOICES)
+    train.add_argument("--width", type=_positive, default=None,
+                       help="ResNet-18's base width (default: the thesis's 64)")
+    train.add_argument("--epochs", type=_positive, default=None, help="default: the recipe's")
     train.add_argument("--out", required=True, help="run folder, e.g. models/thesis")
-    train.add_argument("--n-train", type=int, default=None, help="training images (default: all but the validation)")
-    train.add_argument("--n-val", type=int, default=None,
+    train.add_argument("--n-train", type=_positive, default=None,
+                       help="training images (default: all but the validation)")
+    train.add_argument("--n-val", type=_positive, default=None,
                        help="validation images, the last of the training set (default: 10000, or 20%% for adam_cnn)")
-    train.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
+    train.add_argument("--n-test", type=_positive, default=None, help="test images (default: all)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
-    train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    existing = train.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    existing.add_argument("--overwrite", action="store_true", help="train anew over an existing run in --out")
     train.add_argument("--multi-worker", action="store_true",
                        help="train across the workers named in TF_CONFIG (MultiWorkerMirroredStrategy; run on each)")
     train.add_argument("--lr-quirk", action="store_true", help="replay the thesis's cosine decay-length bug")
@@ -63,28 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
     evaluate.add_argument("--run", required=True, help="run folder, e.g. models/thesis")
-    evaluate.add_argument("--n-test", type=int, default=None)
+    evaluate.add_argument("--n-test", type=_positive, default=None)
     _add_data(evaluate)
 
     maps = commands.add_parser(
         "evaluate-maps", help="explain test images with every D-RISE score and method, measure them (ROAD first), "
         "rank them with paired tests; resumable")
     maps.add_argument("--run", required=True, help="trained run folder, e.g. models/quick")
-    maps.add_argument("--images", type=int, default=1000, help="test images, a seeded random choice (default: 1000)")
-    maps.add_argument("--all-images", action="store_true", help="the whole test set instead of --images")
+    chosen = maps.add_mutually_exclusive_group()
+    chosen.add_argument("--images", type=_positive, default=1000,
+                        help="test images, a seeded random choice (default: 1000)")
+    chosen.add_argument("--all-images", action="store_true", help="the whole test set instead of --images")
     maps.add_argument("--out", default=None, help="results folder (default: <run>/evaluation)")
     maps.add_argument("--resume", action="store_true", help="continue the run stored in --out with the same settings")
-    maps.add_argument("--n-masks", type=int, default=2000, help="D-RISE / RISE masks per image (default: 2000)")
-    maps.add_argument("--sampling", default="antithetic",
-                      help="mask design: iid, antithetic, sobol, latin or antithetic_sobol")
+    maps.add_argument("--n-masks", type=_positive, default=2000,
+                      help="D-RISE / RISE masks per image (default: 2000; even for antithetic designs)")
+    maps.add_argument("--sampling", default="antithetic", choices=SAMPLING_CHOICES, help="mask design")
     maps.add_argument("--target-stability", type=float, default=None,
-                      help="run each map to this estimated two-seed Spearman instead of a fixed --n-masks")
-    maps.add_argument("--max-masks", type=int, default=None, help="cap of masks per image with --target-stability")
-    maps.add_argument("--noise-images", type=int, default=100,
+                      help="run each map to this estimated two-seed Spearman in (0, 1) instead of a fixed --n-masks")
+    maps.add_argument("--max-masks", type=_positive, default=None,
+                      help="cap of masks per image with --target-stability (>= --n-masks)")
+    maps.add_argument("--similarities", nargs="+", choices=SIMILARITY_CHOICES, default=None,
+                      help="D-RISE scores evaluated (default: every registered score)")
+    maps.add_argument("--designs", default="default", choices=DESIGN_CHOICES,
+                      help="D-RISE mask designs: the default one, or the factorial of grids 7x7 / 16x16 and nearest / "
+                      "bilinear upsampling from equal N (with --similarities cosine probability: why RISE beats "
+                      "D-RISE)")
+    maps.add_argument("--noise-images", type=_non_negative, default=100,
                       help="first images explained with a second seed, for the maps' Monte Carlo noise (default 100)")
-    maps.add_argument("--mprt-images", type=int, default=100,
+    maps.add_argument("--mprt-images", type=_non_negative, default=100,
                       help="first images explained on the fully randomised model too, for the eMPRT (default 100)")
-    maps.add_argument("--chunk-size", type=int, default=25, help="images per stored chunk (default: 25)")
+    maps.add_argument("--chunk-size", type=_positive, default=25, help="images per stored chunk (default: 25)")
     maps.add_argument("--seed", type=int, default=0)
     maps.add_argument("--multi-worker", action="store_true",
                       help="spread the masks' forward passes over the workers named in TF_CONFIG (run on each)")
@@ -95,17 +143,116 @@ def build_parser() -> argparse.ArgumentParser:
         "stability)")
     compare.add_argument("first", help="results folder of the first run")
     compare.add_argument("second", help="results folder of the second run")
-    compare.add_argument("--metric", default="road_gap", help="the metric compared (default: road_gap, the primary)")
+    compare.add_argument("--metric", default="road_gap", choices=METRIC_CHOICES,
+                         help="the metric compared (default: road_gap, the primary)")
     compare.add_argument("--out", default=None, help="where compare_<metric>.csv / .md go (default: the second run)")
+
+    networks = commands.add_parser(
+        "compare-networks", help="which conclusions survive: the variants' orders (Kendall's tau) and the README's "
+        "claims compared across networks, each its own evaluate-maps run (images are never paired across networks)")
+    networks.add_argument("folders", nargs="+", type=_named, metavar="NAME=RESULTS",
+                          help="a network's name and its evaluate-maps results folder")
+    networks.add_argument("--accuracy", action="append", type=_named, default=[], metavar="NAME=ACCURACY",
+                          help="a network's test accuracy, shown in the claims table's header (repeat per network)")
+    networks.add_argument("--metric", default="road_gap", choices=METRIC_CHOICES,
+                          help="the metric compared (default: road_gap, the primary; the claims were declared on it)")
+    networks.add_argument("--out", default=".", help="where networks_/claims_<metric>.csv and networks_<metric>.md go")
 
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
     _add_profile(reproduce)
-    reproduce.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    reproduce.add_argument("--epochs", type=_positive, default=None, help="override the profile's epochs")
     reproduce.add_argument("--retrain", action="store_true", help="train anew even if the run exists")
 
     figures = commands.add_parser("figures", help="regenerate every figure from an existing trained run")
     _add_profile(figures)
+    for name, command in commands.choices.items():
+        command.set_defaults(command_parser=command)
     return parser
+
+
+def _named(text: str) -> tuple:
+    """``NAME=VALUE`` -> ``(name, value)``."""
+    name, equals, value = text.partition("=")
+    if not (name and equals and value):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _has_run(folder: pathlib.Path) -> bool:
+    from drise_tf.core.compat import MODEL_SUFFIX
+
+    return (folder / f"model{MODEL_SUFFIX}").is_file() or (folder / "checkpoints" / "state.json").is_file()
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse what the parser's types and choices cannot see (ranges, parities, combinations, existing outputs)
+    before any model or data is loaded: ``args.command_parser.error`` prints the command's usage and the argument
+    that is wrong, and exits with status 2."""
+    error = args.command_parser.error
+    if args.command == "train":
+        out = pathlib.Path(args.out)
+        if _has_run(out) and not (args.resume or args.overwrite):
+            error(f"argument --out: {out} already holds a trained run; pass --resume to continue it or --overwrite "
+                  f"to train anew over it")
+        if args.resume and not (out / "checkpoints" / "state.json").is_file():
+            error(f"argument --resume: {out} has no checkpoints/state.json to resume from")
+        if args.width is not None and args.architecture != "resnet18":
+            error(f"argument --width: only resnet18 has a width, not {args.architecture}")
+        if args.lr_quirk and args.recipe != "thesis":
+            error(f"argument --lr-quirk: only the thesis recipe has the decay-length quirk, not {args.recipe}")
+    elif args.command == "evaluate-maps":
+        if args.sampling in PAIRED_SAMPLINGS and args.n_masks % 2:
+            error(f"argument --n-masks: {args.sampling} masks come in pairs, so --n-masks must be even, "
+                  f"got {args.n_masks}")
+        if args.target_stability is not None and not 0.0 < args.target_stability < 1.0:
+            error(f"argument --target-stability: must lie in (0, 1) (a two-seed Spearman), got {args.target_stability}")
+        if args.max_masks is not None and args.target_stability is None:
+            error("argument --max-masks: only means something with --target-stability (a fixed run uses --n-masks)")
+        if args.max_masks is not None and args.max_masks < args.n_masks:
+            error(f"argument --max-masks: must be >= --n-masks ({args.n_masks}), got {args.max_masks}")
+        scores = set(args.similarities or SIMILARITY_CHOICES)
+        if args.designs == "factorial" and not {"cosine", "probability"} <= scores:
+            error("argument --similarities: the factorial needs cosine and probability (the thesis's and RISE's)")
+        if not args.all_images:
+            for name in ("noise_images", "mprt_images", "chunk_size"):
+                if getattr(args, name) > args.images:
+                    error(f"argument --{name.replace('_', '-')}: must be <= --images ({args.images}), "
+                          f"got {getattr(args, name)}")
+        out = pathlib.Path(args.out) if args.out else pathlib.Path(args.run) / "evaluation"
+        if (out / "settings.json").is_file() and not args.resume:
+            error(f"argument --out: {out} already holds an evaluation; pass --resume to continue it or choose "
+                  f"another --out")
+        if not _has_run(pathlib.Path(args.run)):
+            error(f"argument --run: {args.run} holds no trained run (no model file); train it first")
+    elif args.command == "evaluate":
+        if not _has_run(pathlib.Path(args.run)):
+            error(f"argument --run: {args.run} holds no trained run (no model file); train it first")
+    elif args.command == "compare-evaluations":
+        for name in ("first", "second"):
+            folder = pathlib.Path(getattr(args, name))
+            if not (folder / "settings.json").is_file():
+                error(f"argument {name}: {folder} is not an evaluation results folder (it has no settings.json)")
+    elif args.command == "compare-networks":
+        names = [name for name, _ in args.folders]
+        if len(set(names)) < len(names):
+            error(f"argument NAME=RESULTS: every network needs its own name, got {names}")
+        for name, folder in args.folders:
+            if not (pathlib.Path(folder) / "settings.json").is_file():
+                error(f"argument NAME=RESULTS: {folder} ({name}) is not an evaluation results folder (it has no "
+                      f"settings.json)")
+        for name, value in args.accuracy:
+            if name not in names:
+                error(f"argument --accuracy: {name!r} is not one of the networks {names}")
+            try:
+                float(value)
+            except ValueError:
+                error(f"argument --accuracy: {name}'s accuracy must be a number, got {value!r}")
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an exception's message, with its type."""
+    text = str(getattr(error, "message", "") or error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 def _precision(args: argparse.Namespace) -> str:
@@ -125,6 +272,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ[console.VERBOSE_ENV] = "1"
     console.import_tensorflow()
     print(f"[drise-tf] {console.runtime_summary(_precision(args))}", flush=True)
+    check_arguments(args)
+    import tensorflow as tf
+
     try:
         if args.command == "train":
             from drise_tf.training import multi_worker_strategy, train_run
@@ -142,6 +292,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             evaluate_run(args.run, data=args.data, n_test=args.n_test)
         elif args.command == "evaluate-maps":
             from drise_tf.evaluation import evaluate_run_maps
+            from drise_tf.evaluation.run import FACTORIAL_DESIGNS
 
             written = evaluate_run_maps(
                 args.run, data=args.data, images=None if args.all_images else args.images, out=args.out,
@@ -149,6 +300,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 chunk_size=args.chunk_size, multi_worker=args.multi_worker,
                 drise_options={"n_masks": args.n_masks, "sampling": args.sampling,
                                "target_stability": args.target_stability, "max_masks": args.max_masks},
+                similarities=args.similarities, designs=FACTORIAL_DESIGNS if args.designs == "factorial" else None,
             )
             if written:  # the chief's report; the other workers write nothing
                 print(f"[evaluate-maps] report: {written['report']}", flush=True)
@@ -158,15 +310,38 @@ def main(argv: Optional[List[str]] = None) -> int:
             written = write_comparison(args.first, args.second, args.out or args.second, metric=args.metric)
             print(written["text"] + f"[compare-evaluations] wrote {written['csv']} and {written['markdown']}",
                   flush=True)
+        elif args.command == "compare-networks":
+            from drise_tf.evaluation import write_network_comparison
+
+            written = write_network_comparison(dict(args.folders), args.out, metric=args.metric,
+                                               accuracies={name: float(value) for name, value in args.accuracy})
+            print(written["text"] + f"[compare-networks] wrote {written['networks']}, {written['claims']} and "
+                  f"{written['markdown']}", flush=True)
         else:
             from drise_tf.reproduction.run import reproduce
 
+            figures_dir = args.figures_dir or ("figures" if args.profile == "quick" else f"figures/{args.profile}")
             reproduce(
-                args.profile, data=args.data, models_dir=args.models_dir, figures_dir=args.figures_dir,
+                args.profile, data=args.data, models_dir=args.models_dir, figures_dir=figures_dir,
                 seed=args.seed, train=args.command == "reproduce",
                 retrain=getattr(args, "retrain", False), epochs=getattr(args, "epochs", None),
             )
+    except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+        if args.verbose:
+            raise
+        print(f"drise-tf {args.command}: error: out of memory ({_one_line(error)}); use fewer images per chunk "
+              f"(--chunk-size), a smaller model or a machine with more memory (--verbose: the traceback)",
+              file=sys.stderr)
+        return 3
+    except tf.errors.OpError as error:
+        if args.verbose:
+            raise
+        print(f"drise-tf {args.command}: error: TensorFlow failed: {_one_line(error)} (--verbose: the traceback)",
+              file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError, RuntimeError) as error:
+        if args.verbose:
+            raise
         print(f"drise-tf {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

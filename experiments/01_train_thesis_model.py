@@ -1,9 +1,10 @@
 """01 - Train the thesis model: CIFAR ResNet-18 with the thesis recipe.
 
-What is trained depends on the profile (the environment variable DRISE_TF_EXPERIMENT_PROFILE, see README.md):
+What is trained depends on the profile (the environment variable DRISE_TF_EXPERIMENT_PROFILE, see
+experiments/README.md):
 
-- ``quick`` (default): the thesis's ResNet-18 topology at base width 16 (same blocks and layer names), trained with
-  the CPU recipe ``cpu_onecycle`` on 18k images for 4 epochs: minutes on a 2-core CPU;
+- ``quick`` (default): the thesis's ResNet-18 topology at base width 8 (same blocks and layer names), trained with
+  the CPU recipe ``cpu_onecycle`` on 18k images for 6 epochs: minutes on a 2-core CPU;
 - ``keras_cnn``: the Keras CNN study's simple_cnn (adam_cnn recipe, 16k images, 5 epochs);
 - ``thesis``: ResNet-18 with the full thesis recipe (100 epochs on 40k images, originals + an augmented copy per
   epoch, the learning-rate quirk, the epoch-0 point on the test set); it needs the full CIFAR-10 and a GPU;
@@ -16,12 +17,13 @@ Run in Spyder (cell by cell, or all at once) or as ``python experiments/01_train
 import matplotlib.pyplot as plt
 
 from drise_tf import data, plotting, setup, training
+
 exp = setup(__file__, load_data=False, load_model=False)
 
 # %% Parameters: the profile's values, edit here (a changed run still lands in models/<profile>/)
 ARCHITECTURE = exp.profile.architecture  # thesis and quick: "resnet18" (keras_cnn: "simple_cnn")
-WIDTH = exp.profile.width  # ResNet-18's base width: thesis None = 64 (quick: 16)
-RECIPE = exp.profile.recipe  # thesis: "thesis" = SGD momentum 0.9, cosine decay 0.1 -> 0, batch 128 (quick: "cpu_onecycle")
+WIDTH = exp.profile.width  # ResNet-18's base width: thesis None = 64 (quick: 8)
+RECIPE = exp.profile.recipe  # thesis: "thesis" = SGD momentum 0.9, cosine 0.1 -> 0, batch 128 (quick: "cpu_onecycle")
 EPOCHS = exp.profile.epochs  # thesis: 100
 N_TRAIN = exp.profile.n_train  # thesis: None = every training image but the last N_VAL (40,000 on CIFAR-10)
 N_VAL = exp.profile.n_val  # thesis: 10,000 (the last training images)

@@ -4,9 +4,11 @@ Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python expe
 """
 # %% Set-up: backend, profile and paths (see drise_tf/experiment.py); evaluate_run loads the run and the test set
 import json
+
 import matplotlib.pyplot as plt
 
 from drise_tf import FigureBook, evaluate_run, plotting, setup
+
 exp = setup(__file__, load_data=False, load_model=False)
 
 # %% Parameters

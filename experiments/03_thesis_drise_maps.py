@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, DRise, FigureBook, plotting, predict_probs, prediction_entropy, select_images, setup
+
 exp = setup(__file__)
 
 # %% Parameters

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from drise_tf import AGGREGATIONS, CLASS_NAMES, DRise, metrics, plotting, setup, similarity
+
 exp = setup(__file__)
 
 # %% Parameters
@@ -37,7 +38,7 @@ GRID_AGGREGATION = "none"  # aggregation of the maps drawn in the grid and the a
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32, i.e. 32 on 32x32)
 SAMPLING = "iid"  # mask design: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
-TARGET_STABILITY = None  # e.g. 0.8: masks per image until every variant's two-seed Spearman reaches it (N_MASKS per round)
+TARGET_STABILITY = None  # e.g. 0.8: masks per image until each variant's 2-seed Spearman reaches it (N_MASKS per round)
 MAX_MASKS = 10 * N_MASKS  # most masks per image with TARGET_STABILITY
 
 

@@ -9,25 +9,27 @@ Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python expe
 # %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
 import matplotlib.pyplot as plt
 
-from drise_tf import CLASS_NAMES, make_explainer, metrics, plotting, setup
+from drise_tf import CLASS_NAMES, evaluation, make_explainer, metrics, plotting, setup
+
 exp = setup(__file__)
 
 # %% Parameters
 K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 20)
 N_MASKS = exp.profile.compare_masks  # masks per D-RISE / RISE map (thesis profile: 2000, quick: 1000)
-GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
-P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
+GRID_SIZE = exp.profile.grid_size  # D-RISE mask grid cells per side (thesis: 16)
+P_KEEP = exp.profile.p  # probability that a D-RISE grid cell is kept (thesis: 0.5)
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
 PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
 SEED = exp.profile.seed  # seed of every random method (masks, SmoothGrad noise): same seed, same maps
-MASKING = {"n_masks": N_MASKS, "grid_size": GRID_SIZE, "p": P_KEEP, "batch_size": MASK_BATCH,
-           "precision": PRECISION, "seed": SEED}  # shared by D-RISE and RISE
-# display name -> (explainer name, its options): metrics.DEFAULT_METHODS with the masks and seeds set here.
+MASKING = {"n_masks": N_MASKS, "batch_size": MASK_BATCH, "precision": PRECISION, "seed": SEED}  # D-RISE and RISE
+DRISE_MASKS = {"grid_size": GRID_SIZE, "p": P_KEEP}  # the D-RISE rows' mask design; RISE keeps its own
+# display name -> (explainer name, its options): evaluation.DEFAULT_METHODS with the masks and seeds set here.
 # More explainers: drise_tf.available_explainers() (e.g. "guided_backprop", "scorecam").
 METHODS = {
-    "D-RISE cosine (thesis)": ("drise", {**MASKING, "similarity": "cosine", "aggregation": "none"}),
-    "D-RISE probability": ("drise", {**MASKING, "similarity": "probability", "aggregation": "debiased"}),
-    "RISE": ("rise", MASKING),  # bilinear masks weighted by the class probability, divided by N*p
+    "D-RISE cosine (thesis)": ("drise", {**MASKING, **DRISE_MASKS, "similarity": "cosine", "aggregation": "none"}),
+    "D-RISE probability": ("drise", {**MASKING, **DRISE_MASKS, "similarity": "probability",
+                                     "aggregation": "debiased"}),
+    "RISE": ("rise", MASKING),  # RISE's own 7x7 bilinear masks, weighted by the class probability, divided by N*p
     "Saliency": ("saliency", {}),
     "SmoothGrad": ("smoothgrad", {"seed": SEED}),
     "Grad-CAM": ("gradcam", {}),  # CAMs explain the last convolutional block unless given layer=...
@@ -45,9 +47,11 @@ images = exp.x_test[:K_IMAGES]
 labels = exp.y_test[:K_IMAGES]
 images_std = exp.standardizer.transform(images)  # the model's input: per-channel standardised images
 
-# %% The maps of every method, for the true class
+# %% The maps of every method, for the true class (named with their design where it differs from the method's preset,
+# e.g. "RISE 16x16")
 maps = {}
 for name, (method, options) in METHODS.items():
+    name = evaluation.method_label(name, method, options)
     maps[name] = make_explainer(method, exp.model, **options).explain(images_std, labels)
     print(f"[compare] {name}: done", flush=True)
 
@@ -77,8 +81,8 @@ plotting.save(fig, exp.figures_dir / "methods_agreement.png", close=not exp.keep
 # %% Sanity check: randomise the model's stages one after another, top first, and compare each method's maps with
 # the trained model's (Spearman correlation per image, averaged)
 cascade = metrics.layer_groups(exp.model)[:N_CASCADE_STEPS]  # one step per stage (stage4, stage3, ...)
-rows = metrics.sanity_check(exp.model, images_std[:K_SANITY], labels[:K_SANITY], methods=SANITY_METHODS,
-                            layers=cascade, seed=SEED)
+rows = evaluation.sanity_check(exp.model, images_std[:K_SANITY], labels[:K_SANITY], methods=SANITY_METHODS,
+                               layers=cascade, seed=SEED)
 print(f"{'method':28s}" + "".join(f"{row['layer'] or 'original'!s:>14s}" for row in next(iter(rows.values()))))
 for name, method_rows in rows.items():
     print(f"{name:28s}" + "".join(f"{row['spearman']:14.3f}" for row in method_rows))

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, make_explainer, plotting, setup, studies
+
 exp = setup(__file__, load_model=False)
 
 # %% Parameters

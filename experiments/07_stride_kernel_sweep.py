@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, Standardizer, load_cifar10, make_explainer, plotting, setup, studies, training
+
 exp = setup(__file__, load_data=False, load_model=False)
 
 # %% Parameters

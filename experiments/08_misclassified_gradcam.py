@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, explain, make_explainer, plotting, predict_probs, setup
+
 exp = setup(__file__)
 
 # %% Parameters

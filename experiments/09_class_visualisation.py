@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, class_visualisation, make_explainer, plotting, setup
+
 exp = setup(__file__)
 
 # %% Parameters

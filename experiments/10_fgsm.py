@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from drise_tf import CLASS_NAMES, load_run, plotting, setup, studies
+
 exp = setup(__file__)
 
 # %% Parameters

@@ -15,26 +15,29 @@ primary metric, declared here before the run, and by the secondary ones:
 
 The results are stored chunk by chunk (RESUME = True continues a killed run); the report ranks the variants with
 95% bootstrap intervals, paired Wilcoxon tests with Holm's correction and a compact letter display, beside the Monte
-Carlo noise of the maps measured on the first NOISE_IMAGES images with a second seed. The same run from a terminal:
-``python -m drise_tf evaluate-maps --run models/quick --images 1000``.
+Carlo noise of the maps measured on the first NOISE_IMAGES images with a second seed. D-RISE runs the evaluation's
+design (16x16 nearest masks, p 0.5: the thesis's), RISE its own (7x7 bilinear masks): the masks here only set N and
+their order. This script calls what ``python -m drise_tf evaluate-maps`` calls, with the same settings (it prints the
+command): either one resumes a run of the other.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/11_evaluation.py``.
 """
-# %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
+# %% Set-up: backend, profile and paths (see drise_tf/experiment.py); the evaluation loads the run and the test set
 import csv
+import shlex
+import sys
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from drise_tf import evaluation, plotting, setup
-exp = setup(__file__)
+
+exp = setup(__file__, load_data=False, load_model=False)
 
 # %% Parameters
 N_IMAGES = exp.profile.k_evaluate  # test images, a seeded random choice (quick: 1000; thesis: None = all 10,000)
 N_MASKS = exp.profile.evaluate_masks  # D-RISE / RISE masks per map (2000 antithetic: see the README)
-SAMPLING = "antithetic"  # mask design: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
+SAMPLING = "antithetic"  # mask order: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
 TARGET_STABILITY = None  # e.g. 0.8: masks per image until every map's estimated two-seed Spearman reaches it
-GRID_SIZE = exp.profile.grid_size  # D-RISE mask grid (thesis: 16); RISE keeps its own 7x7 bilinear masks
-MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass
+MAX_MASKS = None  # with TARGET_STABILITY: most masks per image (None: 20 x N_MASKS)
 NOISE_IMAGES = min(100, max(1, (N_IMAGES or 10000) // 10))  # first images with a second seed: Monte Carlo noise
 MPRT_IMAGES = NOISE_IMAGES  # the first images explained on the fully randomised model too: eMPRT
 CHUNK = 25 if exp.profile.name != "tiny" else 3  # images per stored chunk
@@ -43,28 +46,30 @@ RESUME = False  # True: continue the run stored in OUT (same settings), skipping
 OUT = exp.run_dir / "evaluation"  # results folder
 
 print("primary metric, declared before the run:", evaluation.PRIMARY_METRIC)
+command = [sys.executable, "-m", "drise_tf", "evaluate-maps", "--run", str(exp.run_dir), "--out", str(OUT),
+           *(["--all-images"] if N_IMAGES is None else ["--images", str(N_IMAGES)]),
+           "--n-masks", str(N_MASKS), "--sampling", SAMPLING,
+           *([] if TARGET_STABILITY is None else ["--target-stability", str(TARGET_STABILITY)]),
+           *([] if MAX_MASKS is None else ["--max-masks", str(MAX_MASKS)]),
+           "--noise-images", str(NOISE_IMAGES), "--mprt-images", str(MPRT_IMAGES), "--chunk-size", str(CHUNK),
+           "--seed", str(SEED), *([] if exp.data is None else ["--data", exp.data])]
+print("the same run from a terminal (add --resume to continue it):", shlex.join(command))
 
-# %% The test images: a seeded random choice, explained and measured for their true class
-ids = np.arange(len(exp.x_test)) if N_IMAGES is None else np.sort(
-    np.random.default_rng(SEED).permutation(len(exp.x_test))[:N_IMAGES])
-images_std = exp.standardizer.transform(exp.x_test[ids])
-labels = exp.y_test[ids].astype(np.int64)
-
-# %% Explain and measure, chunk by chunk (progress shows images done, rate and time left)
-store = evaluation.evaluate_maps(
-    exp.model, images_std, labels, OUT, image_ids=ids, seed=SEED, resume=RESUME, chunk_size=CHUNK,
+# %% Explain and measure the test images for their true class, chunk by chunk (progress shows images done, rate and
+# time left); then the answer: rankings with intervals, paired tests, letters and the noise floor (CSV, markdown,
+# figure)
+written = evaluation.evaluate_run_maps(
+    exp.run_dir, data=exp.data, images=N_IMAGES, out=OUT, seed=SEED, resume=RESUME, chunk_size=CHUNK,
     noise_images=NOISE_IMAGES, mprt_images=MPRT_IMAGES,
     drise_options={"n_masks": N_MASKS, "sampling": SAMPLING, "target_stability": TARGET_STABILITY,
-                   "grid_size": GRID_SIZE, "batch_size": MASK_BATCH},
+                   "max_masks": MAX_MASKS},
 )
-
-# %% The answer: rankings with intervals, paired tests, letters and the noise floor (CSV, markdown, figure)
-written = evaluation.write_report(OUT)
 print(open(written["report"], encoding="utf-8").read())
 
 # %% The primary metric's ranking as a figure (intervals over images, Monte Carlo noise band, letters)
 with open(written[f"ranking_{evaluation.PRIMARY_METRIC}"], encoding="utf-8") as stream:
     rows = list(csv.DictReader(stream))
-fig = plotting.ranking_figure(rows, title=f"{evaluation.PRIMARY_METRIC} on {len(ids)} test images")
+shown = "all" if N_IMAGES is None else N_IMAGES
+fig = plotting.ranking_figure(rows, title=f"{evaluation.PRIMARY_METRIC} on {shown} test images")
 plotting.save(fig, exp.figures_dir / "11_ranking_road_gap.png")
 plt.show()

@@ -17,11 +17,17 @@ ALLOWED = {
     "plotting": {"core", "data"},
     "studies": {"core", "data", "training", "explain"},
     "evaluation": {"core", "data", "training", "explain", "metrics", "plotting"},
-    "reproduction": {"core", "data", "training", "explain", "metrics", "plotting", "studies"},
+    "reproduction": {"core", "data", "training", "explain", "metrics", "plotting", "studies", "evaluation"},
     "experiment": {"data", "training", "reproduction"},
     "cli": {"core", "data", "training", "evaluation", "reproduction"},
     "__main__": {"cli"},
 }
+#: room -> its layer (ARCHITECTURE.md's diagram); ``__main__`` is the entry point above the command line it runs.
+LAYERS = {
+    "core": 0, "data": 1, "training": 2, "explain": 2, "metrics": 3, "plotting": 3, "studies": 3, "evaluation": 4,
+    "reproduction": 5, "experiment": 6, "cli": 6, "__main__": 7,
+}
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
 
 
 def _imported_rooms(path: pathlib.Path) -> set:
@@ -47,6 +53,20 @@ def test_imports_go_one_way():
             if other not in ALLOWED[room]:
                 wrong.append(f"{path.relative_to(PACKAGE)} imports {other}")
     assert not wrong, "imports against the arrows of ARCHITECTURE.md:\n" + "\n".join(wrong)
+
+
+def test_rooms_import_only_from_lower_layers_as_the_diagram_draws_them():
+    assert set(LAYERS) == set(ALLOWED)
+    upward = [f"{room} -> {other}" for room, others in ALLOWED.items() for other in others
+              if LAYERS[other] >= LAYERS[room]]
+    assert not upward, f"allowed imports that do not go down a layer: {upward}"
+    drawn = {}
+    for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("layer "):
+            number, rooms = line.split(None, 2)[1:3]
+            for room in rooms.split("  ")[0].split(","):
+                drawn[room.strip().removesuffix(".py")] = int(number)
+    assert drawn == {room: layer for room, layer in LAYERS.items() if room != "__main__"}
 
 
 def test_the_checker_sees_a_backward_arrow(tmp_path):

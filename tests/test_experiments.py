@@ -7,8 +7,10 @@ in a subprocess as a user would (``python experiments/NN_name.py``). Script 01 t
 from __future__ import annotations
 
 import ast
+import json
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 
@@ -156,6 +158,10 @@ def test_05_methods_comparison(tiny_env):
     done = run_script(_script("05_methods_comparison.py"), tiny_env)
     assert "Grad-CAM" in done.stdout
     assert len(_pngs(tiny_env, "05_methods_comparison.py")) == 4
+    # RISE keeps its own 7x7 bilinear masks (its row would state another design); D-RISE takes the profile's 4x4 grid
+    assert "[compare] RISE: done" in done.stdout and "[compare] D-RISE cosine (thesis) 4x4: done" in done.stdout
+    folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "figures" / "experiments" / "05_methods_comparison"
+    assert "\nRISE,deletion_auc," in (folder / "methods_auc.csv").read_text()
 
 
 @pytest.mark.slow
@@ -203,3 +209,27 @@ def test_11_evaluation(tiny_env):
     folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "models" / "tiny" / "evaluation"
     assert (folder / "ranking_road_gap.csv").is_file() and (folder / "pairs_road_gap.csv").is_file()
     assert [p.name for p in _pngs(tiny_env, "11_evaluation.py")] == ["11_ranking_road_gap.png"]
+    settings = json.loads((folder / "settings.json").read_text())
+    assert "grid_size" not in settings["drise"] and settings["methods"]["RISE"] == ["rise", {}]  # RISE's own masks
+
+    # the command the script prints is the same run: `evaluate-maps --resume` continues it (same settings, nothing
+    # left to explain), and the stored settings and chunks stay as they were
+    stored = {path.name: path.read_bytes() for path in [folder / "settings.json", *sorted(folder.glob("chunks/*"))]}
+    line = next(line for line in done.stdout.splitlines() if line.startswith("the same run from a terminal"))
+    command = shlex.split(line.split(": ", 1)[1]) + ["--resume"]
+    resumed = subprocess.run(command, cwd=REPO_ROOT, env=tiny_env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-6000:]
+    assert "[evaluate-maps] report:" in resumed.stdout and "[evaluate] " not in resumed.stdout
+    assert {path.name: path.read_bytes() for path in [folder / "settings.json", *sorted(folder.glob("chunks/*"))]} \
+        == stored
+
+
+@pytest.mark.slow
+def test_12_mask_design_factorial(tiny_env):
+    done = run_script(_script("12_mask_design_factorial.py"), tiny_env)
+    assert "--designs factorial --similarities cosine probability" in done.stdout
+    assert "## Main effects and interactions" in done.stdout and "grid x smoothing" in done.stdout
+    folder = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "models" / "tiny" / "evaluation-factorial"
+    settings = json.loads((folder / "settings.json").read_text())
+    assert set(settings["designs"]) == {"7x7 nearest", "7x7 bilinear", "16x16 nearest", "16x16 bilinear"}
+    assert (folder / "lead_road_gap.csv").is_file() and (folder / "factorial_road_gap.md").is_file()

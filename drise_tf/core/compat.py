@@ -1,7 +1,7 @@
 """The few Keras 2 / Keras 3 differences, in one place.
 
 Everything in drise_tf imports Keras from here (``from drise_tf.core.compat import keras``), so the
-package runs unchanged on Keras 3 (TensorFlow >= 2.16) and on Keras 2 (TensorFlow 2.10-2.15).
+package runs unchanged on Keras 3 (TensorFlow >= 2.16) and on Keras 2 (tested on TensorFlow 2.15, as CI runs it).
 ``keras`` is ``tf.keras``: whatever Keras TensorFlow itself uses, which is also what tf-keras-vis uses.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _keras_version() -> str:
     version = getattr(keras, "__version__", None)
     if version:
         return version
-    import keras as keras_package  # TF 2.10-2.15: tf.keras is the separately installed keras 2.x package
+    import keras as keras_package  # Keras 2 (TF <= 2.15): tf.keras is the separately installed keras 2.x package
 
     return keras_package.__version__
 
@@ -87,7 +87,12 @@ def load_model(path: str | os.PathLike, **kwargs: Any) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file {path!r} does not exist")
     kwargs.setdefault("compile", False)
-    return keras.models.load_model(path, **kwargs)
+    try:
+        return keras.models.load_model(path, **kwargs)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile.BadZipFile, ... for a file that is no model
+        message = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"model file {path!r} could not be loaded as a Keras model (truncated, altered or not a "
+                         f"model file?): {type(error).__name__}: {message}") from error
 
 
 def variable_short_name(variable: Any) -> str:

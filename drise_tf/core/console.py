@@ -4,8 +4,8 @@ hidden by default; ``DRISE_TF_VERBOSE=1`` (the CLI's ``--verbose``) shows everyt
 Hidden, and only these:
 
 * the C++ log lines TensorFlow writes while it is imported and first probes its devices (CUDA probing,
-  CPU-feature notes): stderr is captured meanwhile and replayed only if that fails; afterwards ``TF_CPP_MIN_LOG_LEVEL`` defaults
-  to 2 (errors only), unless you set it yourself;
+  CPU-feature notes): stderr is captured meanwhile and replayed only if that fails; afterwards
+  ``TF_CPP_MIN_LOG_LEVEL`` defaults to 2 (errors only), unless you set it yourself;
 * Keras's UserWarning "The structure of `inputs` doesn't match the expected structure", which tf-keras-vis's calls
   (a list holding one image tensor) trigger on every explanation.
 """

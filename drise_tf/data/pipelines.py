@@ -126,8 +126,9 @@ _KEY_POOL, _KEY_DRAWS = 1024, 5
 def _epoch_keys(seed: int) -> tf.data.Dataset:
     """One int64 key (50 random bits) that changes each time the dataset is iterated, i.e. each epoch.
 
-    The sequence of keys is fixed by ``seed``. Built on ``shuffle(reshuffle_each_iteration=True)`` so that it
-    works on TensorFlow 2.10 and 2.11 too (``Dataset.random(rerandomize_each_iteration=...)`` needs 2.12).
+    The sequence of keys is fixed by ``seed``. Built on ``shuffle(reshuffle_each_iteration=True)``, which every
+    TensorFlow version has (``Dataset.random(rerandomize_each_iteration=...)`` needs 2.12; the tested versions are
+    2.15 and >= 2.16).
     """
     draws = tf.data.Dataset.range(_KEY_POOL).shuffle(_KEY_POOL, seed=seed, reshuffle_each_iteration=True)
     weights = tf.constant([_KEY_POOL**i for i in range(_KEY_DRAWS)], tf.int64)

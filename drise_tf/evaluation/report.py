@@ -4,6 +4,7 @@ maps beside it; written as CSV, markdown and a figure. :func:`compare_runs` asks
 (e.g. maps at a fixed N against maps at a fixed stability)."""
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -13,13 +14,34 @@ from scipy import stats
 
 from drise_tf.core import tables
 from drise_tf.core.compat import write_text_atomic
-from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METRICS, PRIMARY_METRIC
-from drise_tf.evaluation.store import read_records
-from drise_tf.metrics.statistics import bootstrap_ci, compact_letters, holm, pairwise_comparisons, wilcoxon_p
+from drise_tf.evaluation.run import (
+    FACTORIAL_DESIGNS,
+    FAITHFULNESS_METRICS,
+    METRICS,
+    PRIMARY_METRIC,
+    SMOOTHED_SUFFIX,
+    drise_name,
+)
+from drise_tf.evaluation.store import read_records, require_same_model
+from drise_tf.metrics.statistics import (
+    bootstrap_ci,
+    compact_letters,
+    factorial_contrasts,
+    holm,
+    paired_effects,
+    pairwise_comparisons,
+    wilcoxon_p,
+)
 from drise_tf.plotting.figures import ranking_figure, save
 
 #: How many noise standard deviations a difference must exceed not to be flagged as within the Monte Carlo noise.
 NOISE_FACTOR = 2.0
+#: The mask-design factorial's factors as its variant names spell them: factor -> (level 0, level 1), the thesis's
+#: D-RISE at level 0 and RISE's choice at level 1 (the aggregation is "none": with antithetic masks the others order
+#: the pixels the same way).
+FACTORS: Dict[str, Tuple[str, str]] = {"grid": ("16x16", "7x7"), "upsampling": ("nearest", "bilinear"),
+                                       "score": ("cosine", "probability"), "smoothing": ("raw", "smoothed")}
+FACTORIAL_AGGREGATION = "none"
 #: Columns of ``pairs_<metric>.csv`` (written with its header even when one row is left and there are no pairs).
 PAIR_COLUMNS = ("a", "b", "n", "mean_difference", "low", "high", "p", "p_holm", "significant", "noise", "within_noise")
 
@@ -119,6 +141,106 @@ def ranking(
     return rows, pairs
 
 
+def factorial_variant(grid: str, upsampling: str, score: str, smoothing: str = "raw") -> str:
+    """The evaluation's name of one cell of the mask-design factorial (levels as in :data:`FACTORS`)."""
+    name = drise_name(score, FACTORIAL_AGGREGATION, f"{grid} {upsampling}")
+    return name + (SMOOTHED_SUFFIX if smoothing == "smoothed" else "")
+
+
+def _factorial_cells(values: Mapping[str, np.ndarray], length: Optional[int] = None) -> Dict[Tuple[int, ...], Any]:
+    cells = {}
+    for levels in itertools.product((0, 1), repeat=len(FACTORS)):
+        name = factorial_variant(*(FACTORS[factor][level] for factor, level in zip(FACTORS, levels)))
+        if name not in values:
+            raise ValueError(f"the run has no variant {name!r}: not a mask-design factorial (evaluate-maps "
+                             f"--designs factorial --similarities cosine probability)")
+        cells[levels] = values[name][:length]
+    return cells
+
+
+def factorial_effects(records: Sequence[Mapping[str, Any]], metric: str = PRIMARY_METRIC, *, n_resamples: int = 2000,
+                      seed: int = 0) -> Tuple[List[dict], List[dict]]:
+    """Why RISE beats D-RISE: the main effects and two-factor interactions of the mask-design factorial (grid,
+    upsampling, score, smoothing; :data:`FACTORS`) on ``metric``, and RISE's lead over the thesis's D-RISE split
+    along the path score -> grid -> upsampling -> what is left (RISE itself), raw and after the smoothing control.
+
+    Every effect and step is a per-image paired difference (bootstrap interval, Wilcoxon, Holm over the family) with
+    its Monte Carlo noise (the same effect on the noise images under the second mask seed; :func:`seed_noise`).
+
+    Returns
+    -------
+    (effects, lead)
+        ``effects``: rows ``effect, n, mean, low, high, p, p_holm, significant, noise, within_noise``; ``lead``: the
+        same per step, plus ``smoothing, step, from, to, share`` (the step's share of the whole lead).
+    """
+    values, second = metric_values(records, metric), metric_values(records, metric, seed=1)
+    n_images = len(next(iter(values.values())))
+    n_noise = len(next(iter(second.values()))) if second else 0
+
+    def with_noise(rows: List[dict], contrasts_first: Mapping[str, np.ndarray],
+                   contrasts_second: Mapping[str, np.ndarray]) -> List[dict]:
+        for row in rows:
+            key = row["effect"]
+            row["noise"] = (seed_noise(contrasts_first[key], contrasts_second[key], n_images) if n_noise > 1
+                            else float("nan"))
+            row["within_noise"] = bool(abs(row["mean"]) <= NOISE_FACTOR * row["noise"])
+        return rows
+
+    factors = list(FACTORS)
+    effects = paired_effects(factorial_contrasts(_factorial_cells(values), factors), n_resamples=n_resamples, seed=seed)
+    if n_noise:
+        effects = with_noise(effects, factorial_contrasts(_factorial_cells(values, n_noise), factors),
+                             factorial_contrasts(_factorial_cells(second), factors))
+    steps, contrasts = [], {}
+    for smoothing in FACTORS["smoothing"]:
+        suffix = SMOOTHED_SUFFIX if smoothing == "smoothed" else ""
+        path = [factorial_variant("16x16", "nearest", "cosine", smoothing),
+                factorial_variant("16x16", "nearest", "probability", smoothing),
+                factorial_variant("7x7", "nearest", "probability", smoothing),
+                factorial_variant("7x7", "bilinear", "probability", smoothing), "RISE" + suffix]
+        for label, start, end in zip(("score", "grid", "upsampling", "rest (RISE itself)"), path, path[1:]):
+            steps.append({"smoothing": smoothing, "step": label, "from": start, "to": end})
+        steps.append({"smoothing": smoothing, "step": "whole lead", "from": path[0], "to": path[-1]})
+    lead = []
+    for step in steps:
+        key = f"{step['smoothing']}: {step['step']}"
+        contrasts[key] = values[step["to"]] - values[step["from"]]
+        lead.append({**step, "effect": key})
+    rows = paired_effects(contrasts, n_resamples=n_resamples, seed=seed)
+    if n_noise:
+        rows = with_noise(rows, {k: v[:n_noise] for k, v in contrasts.items()},
+                          {step["effect"]: second[step["to"]] - second[step["from"]] for step in lead})
+    for step, row in zip(lead, rows):
+        whole = next(r for r in rows if r["effect"] == f"{step['smoothing']}: whole lead")
+        step.update(row, share=row["mean"] / whole["mean"] if whole["mean"] else float("nan"))
+    return effects, lead
+
+
+def write_factorial(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] = None,
+                    metric: str = PRIMARY_METRIC, n_resamples: int = 2000) -> Dict[str, str]:
+    """:func:`factorial_effects` of a results folder written as ``factorial_<metric>.csv``, ``lead_<metric>.csv``
+    and ``factorial_<metric>.md``; returns the paths and the markdown (``text``)."""
+    settings, records = read_records(folder)
+    effects, lead = factorial_effects(records, metric, n_resamples=n_resamples, seed=int(settings.get("seed", 0)))
+    out = pathlib.Path(out or folder)
+    columns = ["effect", "n", "mean", "low", "high", "p_holm", "noise", "within_noise"]
+    text = (f"# Why RISE beats D-RISE: the mask-design factorial on {metric}\n\n"
+            f"{effects[0]['n']} images; D-RISE on the grids 16x16 and 7x7, upsampled nearest and bilinear, scored "
+            f"by cosine and probability from the same forward passes, each map raw and smoothed "
+            f"(sigma {settings.get('smoothing', {}).get('sigma', float('nan')):.2f} px). "
+            f"{_masks_sentence(settings.get('drise', {}))} Effects are per-image paired differences (level 1 minus "
+            f"level 0: {', '.join(f'{k} {b} - {a}' for k, (a, b) in FACTORS.items())}), two-factor interactions as "
+            f"in Box, Hunter and Hunter; 95% bootstrap intervals, Holm-corrected Wilcoxon p-values; `noise`: the "
+            f"effect's standard deviation across mask seeds (second seed on the first {settings.get('noise_images')}"
+            f" images).\n\n## Main effects and interactions\n\n" + _markdown(effects, columns) +
+            "\n\n## RISE's lead over the thesis's D-RISE, step by step\n\n" +
+            _markdown(lead, ["smoothing", "step", "from", "to", "mean", "low", "high", "p_holm", "noise", "share"])
+            + "\n")
+    return {"effects": tables.write_csv(effects, out / f"factorial_{metric}.csv"),
+            "lead": tables.write_csv(lead, out / f"lead_{metric}.csv"),
+            "markdown": write_text_atomic(out / f"factorial_{metric}.md", text), "text": text}
+
+
 def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):
@@ -180,7 +302,8 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
             name = source[row["variant"]]
             known = name in stability and np.isfinite(stability[name]).any()
             row["stability"] = float(np.nanmedian(stability[name])) if known else float("nan")
-            masks = np.nanmedian(masks_used[name]) if name in masks_used and np.isfinite(masks_used[name]).any() else None
+            counted = name in masks_used and np.isfinite(masks_used[name]).any()
+            masks = np.nanmedian(masks_used[name]) if counted else None
             row["masks"] = "" if masks is None else int(masks)
         written[f"ranking_{metric}"] = tables.write_csv(rows, out / f"ranking_{metric}.csv")
         written[f"pairs_{metric}"] = tables.write_csv(pairs, out / f"pairs_{metric}.csv", PAIR_COLUMNS)
@@ -198,6 +321,9 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
               f"`stability`: median estimated two-seed Spearman of the maps; `masks`: median masks per map. "
               f"{_masks_sentence(settings.get('drise', {}))}\n")
     written["report"] = write_text_atomic(out / "report.md", header + "\n" + "\n\n".join(sections) + "\n")
+    if set(settings.get("designs") or {}) == set(FACTORIAL_DESIGNS) and settings.get("smoothing"):
+        written.update({f"factorial_{kind}": path for kind, path in
+                        write_factorial(folder, out=out, n_resamples=n_resamples).items() if kind != "text"})
     return written
 
 
@@ -228,6 +354,7 @@ def compare_runs(first: str | os.PathLike, second: str | os.PathLike, *, metric:
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+    require_same_model(first, second)
     values_by_run, groups_by_run = [], []  # per run: variant -> {image id: value}; variant -> its identical group
     for folder in (first, second):
         _, records = read_records(folder)

@@ -9,6 +9,7 @@ variant's metrics), and a subset is explained on the fully randomised model (the
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -17,11 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from drise_tf.core import checks, sharding
+from drise_tf.evaluation.comparisons import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
+from drise_tf.explain.base import smooth_maps
 from drise_tf.explain.drise import DRise
 from drise_tf.metrics.agreement import order_representatives
-from drise_tf.metrics.comparison import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road
 from drise_tf.metrics.randomisation import efficient_mprt, randomised_model
 
@@ -46,6 +48,26 @@ PRIMARY_METRIC = "road_gap"
 FAITHFULNESS_METRICS = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc")
 #: D-RISE / RISE options of the evaluation unless given (N = 2000 antithetic masks: see the README's evaluation).
 DRISE_OPTIONS: Dict[str, Any] = {"n_masks": 2000, "sampling": "antithetic"}
+#: The smoothing control, declared before any run: every map is also measured after a Gaussian blur (its own rows,
+#: named ``<variant> + smoothed``). Its standard deviation equals that of the tent kernel with which bilinear
+#: upsampling spreads one cell of RISE's 7x7 grid: (H / 7) / sqrt(6) pixels, 1.87 on CIFAR's 32x32. So it smooths any
+#: map about as much as RISE's upsampling smooths RISE's own grid, and it cannot add information about the model: if
+#: smoothed maps score higher, the metric rewards smoothness (Song, Cha and Seo 2023, arXiv 2304.13836).
+SMOOTHING_GRID = 7
+SMOOTHED_SUFFIX = " + smoothed"
+#: The mask-design factorial (``evaluate-maps --designs factorial``): D-RISE on RISE's 7x7 grid and the thesis's
+#: 16x16 grid, each upsampled nearest (the thesis) and bilinear (RISE), with each upsampling's own random shift (the
+#: thesis's offsets 0..2 for nearest, RISE's 0..cell-1 for bilinear) and equal N; label -> D-RISE design options.
+FACTORIAL_DESIGNS: Dict[str, Dict[str, Any]] = {
+    f"{grid}x{grid} {upsample}": {"grid_size": grid, "upsample": upsample}
+    for grid in (7, 16) for upsample in ("nearest", "bilinear")
+}
+
+
+def smoothing_sigma(height: int) -> float:
+    """Standard deviation in pixels of the smoothing control for images ``height`` pixels high (see
+    :data:`SMOOTHING_GRID`)."""
+    return height / SMOOTHING_GRID / math.sqrt(6.0)
 #: Settings of the metrics (stored with the results; a resumed run must use the same).
 METRIC_SETTINGS: Dict[str, Any] = {
     "road": {"fractions": [0.1, 0.3, 0.5, 0.7, 0.9], "noise": 0.01},
@@ -55,9 +77,10 @@ METRIC_SETTINGS: Dict[str, Any] = {
 }
 
 
-def drise_name(score: str, aggregation: str) -> str:
-    """Display name of a D-RISE variant, e.g. ``"D-RISE cosine/none"``."""
-    return f"D-RISE {score}/{aggregation}"
+def drise_name(score: str, aggregation: str, design: str = "") -> str:
+    """Display name of a D-RISE variant, e.g. ``"D-RISE cosine/none"``, or with a mask design's label
+    ``"D-RISE 7x7 bilinear cosine/none"``."""
+    return f"D-RISE {design + ' ' if design else ''}{score}/{aggregation}"
 
 
 def model_fingerprint(model: Any) -> str:
@@ -74,10 +97,13 @@ class Evaluation:
     def __init__(
         self, model: Any, *, drise_options: Mapping[str, Any], similarities: Sequence[str],
         methods: Mapping[str, Tuple[str, Dict[str, Any]]], seed: int, batch_size: int = 256,
-        strategy: Optional[tf.distribute.Strategy] = None,
+        strategy: Optional[tf.distribute.Strategy] = None, designs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        smoothing_sigma: Optional[float] = None,
     ) -> None:
         self.model = model
         self.drise_options = {**dict(drise_options), "strategy": strategy}
+        self.designs = {"": {}} if designs is None else {label: dict(options) for label, options in designs.items()}
+        self.smoothing_sigma = smoothing_sigma
         self.similarities = list(similarities)
         self.methods = dict(methods)
         self.seed = seed
@@ -86,26 +112,41 @@ class Evaluation:
         self._randomised: Any = None
 
     # -------------------------------------------------------------------------------------------------- maps
-    def _drise_for(self, model: Any, seed: int) -> DRise:
-        """One DRise per (model, seed), kept for the whole run: its masks are drawn once."""
-        key = (id(model), seed)
+    def _drise_for(self, model: Any, seed: int, design: str) -> DRise:
+        """One DRise per (model, seed, mask design), kept for the whole run: its masks are drawn once."""
+        key = (id(model), seed, design)
         if key not in self._drise:
-            self._drise[key] = DRise(model, seed=seed, **self.drise_options)
+            self._drise[key] = DRise(model, seed=seed, **{**self.drise_options, **self.designs[design]})
         return self._drise[key]
 
     def maps(self, model: Any, images: np.ndarray, labels: np.ndarray, *, seed: int,
              seeded_only: bool = False) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
-        """Maps of every variant (or only of those with a random step), their estimated stability and masks used."""
-        drise = self._drise_for(model, seed)
-        found, found_stability = drise.explain_scores(images, labels, similarities=self.similarities,
-                                                      aggregations=EVALUATED_AGGREGATIONS, return_stability=True)
-        maps = {drise_name(*key.split("/")): value for key, value in found.items()}
-        stability = {drise_name(*key.split("/")): value for key, value in found_stability.items()}
-        masks_used = {name: drise.masks_used for name in maps}
+        """Maps of every variant (or only of those with a random step), their estimated stability and masks used;
+        with a smoothing sigma, each map also smoothed (no forward passes), under its name + :data:`SMOOTHED_SUFFIX`
+        (stability and masks used are those of the map before smoothing)."""
+        maps: Dict[str, np.ndarray] = {}
+        stability: Dict[str, np.ndarray] = {}
+        masks_used: Dict[str, np.ndarray] = {}
+        for design in self.designs:
+            drise = self._drise_for(model, seed, design)
+            found, found_stability = drise.explain_scores(images, labels, similarities=self.similarities,
+                                                          aggregations=EVALUATED_AGGREGATIONS, return_stability=True)
+            for key, value in found.items():
+                name = drise_name(*key.split("/"), design)
+                maps[name], stability[name], masks_used[name] = value, found_stability[key], drise.masks_used
         methods = {name: spec for name, spec in self.methods.items() if not seeded_only or spec[0] in SEEDED_METHODS}
         other_maps, other_stability, other_masks = explain_methods(model, images, labels, methods=methods, seed=seed,
                                                                    **self.drise_options)
-        return ({**maps, **other_maps}, {**stability, **other_stability}, {**masks_used, **other_masks})
+        maps, stability, masks_used = {**maps, **other_maps}, {**stability, **other_stability}, {**masks_used,
+                                                                                                 **other_masks}
+        if self.smoothing_sigma is not None:
+            for name in list(maps):
+                smoothed = name + SMOOTHED_SUFFIX
+                maps[smoothed] = smooth_maps(maps[name], self.smoothing_sigma)
+                for known in (stability, masks_used):
+                    if name in known:
+                        known[smoothed] = known[name]
+        return maps, stability, masks_used
 
     def randomised(self) -> Any:
         """The fully randomised copy of the model (seeded), made once."""
@@ -175,6 +216,8 @@ def evaluate_maps(
     drise_options: Optional[Mapping[str, Any]] = None,
     similarities: Optional[Sequence[str]] = None,
     methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
+    designs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    smoothing: bool = True,
     noise_images: int = 100,
     mprt_images: int = 100,
     chunk_size: int = 25,
@@ -201,13 +244,21 @@ def evaluate_maps(
     image_ids : np.ndarray, optional
         Index of each image in its data set (stored with the results); default 0..n-1.
     drise_options : dict, optional
-        Options of D-RISE and RISE over :data:`DRISE_OPTIONS` (2000 antithetic masks per image): ``n_masks``,
-        ``sampling``, ``grid_size``, ``batch_size``, ``precision``, and ``target_stability`` with ``max_masks`` to run
-        every map to an estimated two-seed Spearman instead of a fixed N (``n_masks`` is then the first budget).
+        Options over :data:`DRISE_OPTIONS` (2000 antithetic masks per image): the run options D-RISE and RISE share
+        (``n_masks``, ``sampling``, ``batch_size``, ``precision``, and ``target_stability`` with ``max_masks`` to run
+        every map to an estimated two-seed Spearman instead of a fixed N, ``n_masks`` then the first budget), and
+        D-RISE's design (``grid_size``, ``upsample``, ``p``, ``shift``), which never reaches RISE (its own preset).
     similarities : sequence of str, optional
         D-RISE scores (default: every registered score).
     methods : dict, optional
         The other methods, display name -> (explainer name, options); default :data:`METHODS`.
+    designs : dict, optional
+        D-RISE mask designs, label -> design options over ``drise_options`` (``grid_size``, ``upsample``, ``shift``,
+        ``p``), each a set of rows ``"D-RISE <label> <score>/<aggregation>"`` from equal N (e.g.
+        :data:`FACTORIAL_DESIGNS`); default: the one design of ``drise_options``, rows ``"D-RISE <score>/<agg>"``.
+    smoothing : bool
+        Also measure every map after the smoothing control (:data:`SMOOTHING_GRID`, :func:`smoothing_sigma`), as
+        rows ``"<variant> + smoothed"``; a post-processing step, no extra forward passes.
     noise_images : int
         The first images explained a second time with seed ``seed + 1`` (methods with a random step): the Monte Carlo
         noise of the metrics.
@@ -251,6 +302,7 @@ def evaluate_maps(
     similarities = list(similarity_lib.available() if similarities is None else similarities)
     methods = dict(METHODS if methods is None else methods)
     drise_options = {**DRISE_OPTIONS, **dict(drise_options or {})}
+    sigma = smoothing_sigma(images.shape[1]) if smoothing else None
     run_settings = {
         "images": len(images), "image_ids": ids.tolist(), "model": model_fingerprint(model), "seed": seed,
         "chunk_size": chunk_size, "noise_images": int(noise_images), "mprt_images": int(mprt_images),
@@ -258,10 +310,15 @@ def evaluate_maps(
         "methods": {name: [spec[0], spec[1]] for name, spec in methods.items()},
         "metrics": METRIC_SETTINGS, "primary_metric": PRIMARY_METRIC, **dict(settings or {}),
     }
+    if designs is not None:  # stored only when given, so that runs of one design keep their settings
+        run_settings["designs"] = {label: dict(options) for label, options in designs.items()}
+    if sigma is not None:
+        run_settings["smoothing"] = {"grid": SMOOTHING_GRID, "sigma": sigma}
     chief = sharding.is_chief(strategy)
     store = ResultStore(folder, run_settings, resume=resume, read_only=not chief)
     evaluation = Evaluation(model, drise_options=drise_options, similarities=similarities, methods=methods,
-                            seed=seed, batch_size=batch_size, strategy=strategy)
+                            seed=seed, batch_size=batch_size, strategy=strategy, designs=designs,
+                            smoothing_sigma=sigma)
     finished = set(store.finished())
     starts = [start for start in range(0, len(images), chunk_size) if start not in finished]
     done = len(images) - sum(min(chunk_size, len(images) - start) for start in starts)

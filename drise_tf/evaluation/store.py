@@ -94,7 +94,8 @@ class ResultStore:
         """Store the records of the chunk that begins at position ``start``, atomically."""
         if self.read_only:
             raise ValueError(f"this store of {self.folder} is read-only (a worker that is not the chief)")
-        return write_text_atomic(_chunk_path(self.folder, start), json.dumps({"start": start, "records": records}) + "\n")
+        return write_text_atomic(_chunk_path(self.folder, start),
+                                 json.dumps({"start": start, "records": records}) + "\n")
 
 
 def _chunk_path(folder: pathlib.Path, start: int) -> pathlib.Path:
@@ -109,14 +110,47 @@ def finished_chunks(folder: str | os.PathLike) -> List[int]:
     return sorted(int(match.group(1)) for match in map(_CHUNK.match, os.listdir(chunks)) if match)
 
 
-def read_records(folder: str | os.PathLike) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
-    """The settings and every record of a results folder, chunk by chunk in order (read-only)."""
-    folder = pathlib.Path(folder)
-    path = folder / SETTINGS_FILE
+def require_same_model(first: Mapping[str, Any] | str | os.PathLike,
+                       second: Mapping[str, Any] | str | os.PathLike) -> None:
+    """Refuse to pair images of two runs of different models.
+
+    Parameters
+    ----------
+    first, second : dict or path
+        The settings of two evaluation runs, or their results folders (their ``settings.json`` is read).
+
+    Raises
+    ------
+    ValueError
+        Both settings name a model fingerprint (``"model"``) and they differ: per-image differences would not be
+        paired measurements of one model. A run without a fingerprint is let through (nothing to tell).
+    """
+    fingerprints = []
+    for run in (first, second):
+        settings = run if isinstance(run, Mapping) else read_settings(run)
+        fingerprints.append(settings.get("model"))
+    if None not in fingerprints and fingerprints[0] != fingerprints[1]:
+        names = "" if isinstance(first, Mapping) else f" ({first}, {second})"
+        raise ValueError(
+            f"the two runs{names} explained different models (model fingerprints {str(fingerprints[0])[:12]}... "
+            f"and {str(fingerprints[1])[:12]}...): the images' values come from different models, so differences "
+            f"per image are not paired measurements of one model; compare the networks' orders of the variants "
+            f"instead (evaluation.compare_networks, python -m drise_tf compare-networks)")
+
+
+def read_settings(folder: str | os.PathLike) -> Dict[str, Any]:
+    """The settings of a results folder, without reading its records."""
+    path = pathlib.Path(folder) / SETTINGS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not an evaluation results folder: it has no {SETTINGS_FILE}")
     with open(path, encoding="utf-8") as stream:
-        settings = json.load(stream)
+        return json.load(stream)
+
+
+def read_records(folder: str | os.PathLike) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The settings and every record of a results folder, chunk by chunk in order (read-only)."""
+    folder = pathlib.Path(folder)
+    settings = read_settings(folder)
     records: List[Dict[str, Any]] = []
     for start in finished_chunks(folder):
         with open(_chunk_path(folder, start), encoding="utf-8") as stream:

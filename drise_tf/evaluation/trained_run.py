@@ -25,7 +25,8 @@ def evaluate_run_maps(
     multi_worker: bool = False,
     **options: Any,
 ) -> Dict[str, str]:
-    """:func:`~drise_tf.evaluation.run.evaluate_maps` on a trained run's test images, then :func:`drise_tf.evaluation.report.write_report`.
+    """:func:`~drise_tf.evaluation.run.evaluate_maps` on a trained run's test images, then
+    :func:`drise_tf.evaluation.report.write_report`.
 
     Parameters
     ----------
@@ -43,7 +44,8 @@ def evaluate_run_maps(
         Spread the masks' forward passes over the workers of ``TF_CONFIG`` (a ``MultiWorkerMirroredStrategy``,
         made first, before any other TensorFlow work); start the same command on every machine.
     **options
-        Passed to :func:`~drise_tf.evaluation.run.evaluate_maps` (``n_masks``, ``sampling``, ``target_stability``, ``resume``, ...).
+        Passed to :func:`~drise_tf.evaluation.run.evaluate_maps` (``n_masks``, ``sampling``, ``target_stability``,
+        ``resume``, ...).
 
     Returns
     -------

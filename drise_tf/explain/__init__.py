@@ -25,6 +25,7 @@ from drise_tf.explain.base import (
     make_explainer,
     normalize_maps,
     register_explainer,
+    smooth_maps,
 )
 from drise_tf.explain.cam import (
     CamExplainer,
@@ -43,7 +44,8 @@ from drise_tf.explain.visualisation import class_visualisation
 
 __all__ = [
     "masks", "similarity", "EXPLAINERS", "NORMALIZATIONS", "Explainer", "available_explainers", "check_images",
-    "check_targets", "make_explainer", "normalize_maps", "register_explainer", "CamExplainer", "GradcamExplainer",
+    "check_targets", "make_explainer", "normalize_maps", "smooth_maps", "register_explainer", "CamExplainer",
+    "GradcamExplainer",
     "GradcamPlusPlusExplainer", "ScorecamExplainer", "default_cam_layer", "AGGREGATIONS", "DRise",
     "GuidedBackpropExplainer", "SaliencyExplainer", "SmoothGradExplainer", "class_visualisation",
 ]

@@ -1,5 +1,5 @@
-"""The explainer interface, its registry, the input and target checks and the one map rescaling rule (``normalize``)
-shared by every method."""
+"""The explainer interface, its registry, the input and target checks, the one map rescaling rule (``normalize``)
+shared by every method and the one map smoothing (``smooth_maps``) of the evaluation's smoothing control."""
 from __future__ import annotations
 
 import inspect
@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
+from scipy import ndimage
 
 from drise_tf.core.registry import Registry
 from drise_tf.explain.model_copies import as_functional
@@ -31,6 +32,24 @@ def normalize_maps(maps: np.ndarray, how: str = "minmax") -> np.ndarray:
     low = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - low
     return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
+
+
+def smooth_maps(maps: np.ndarray, sigma: float) -> np.ndarray:
+    """Each map of ``maps`` (B, H, W) blurred on its own by a Gaussian of standard deviation ``sigma`` pixels
+    (:func:`scipy.ndimage.gaussian_filter`, mirrored at the borders); a post-processing step that adds no
+    information about the model (the evaluation's smoothing control). Float32 out.
+
+    Raises
+    ------
+    ValueError
+        ``maps`` is not (B, H, W), or ``sigma`` is not a positive number.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be (B, H, W), got shape {maps.shape}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not sigma > 0:
+        raise ValueError(f"sigma must be a positive number of pixels, got {sigma!r}")
+    return ndimage.gaussian_filter(maps, sigma=(0.0, float(sigma), float(sigma)), mode="reflect").astype(np.float32)
 
 
 def check_images(images: Any, model: Any) -> np.ndarray:
@@ -76,7 +95,8 @@ def check_targets(targets: Any, count: int, num_classes: int, *, vectors: bool =
             raise ValueError(f"target vectors must be finite numbers, got dtype {t.dtype}")
         return t.astype(np.float32)
     if t.shape != (count,):
-        shapes = f"({count},) (one class per image)" + (f" or ({count}, {num_classes}) (target vectors)" if vectors else "")
+        shapes = f"({count},) (one class per image)"
+        shapes += f" or ({count}, {num_classes}) (target vectors)" if vectors else ""
         raise ValueError(f"targets must have shape {shapes}, got {t.shape}")
     if not np.issubdtype(t.dtype, np.integer):
         if not np.issubdtype(t.dtype, np.floating) or not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
@@ -157,7 +177,8 @@ class Explainer(ABC):
 
     def predicted(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Predicted class of each image (argmax of the model output)."""
-        scores = [np.asarray(self.model(images[i:i + batch_size], training=False)) for i in range(0, len(images), batch_size)]
+        scores = [np.asarray(self.model(images[i:i + batch_size], training=False))
+                  for i in range(0, len(images), batch_size)]
         return np.concatenate(scores).argmax(axis=-1)
 
     @abstractmethod
@@ -166,7 +187,9 @@ class Explainer(ABC):
         an extra-return flag is set."""
 
 
-def register_explainer(name: str, factory: Optional[Callable[..., Explainer]] = None, *, overwrite: bool = False) -> Any:
+def register_explainer(
+    name: str, factory: Optional[Callable[..., Explainer]] = None, *, overwrite: bool = False
+) -> Any:
     """Register an explainer factory ``(model, **options) -> Explainer`` under ``name`` (usable as a decorator)."""
     return EXPLAINERS.register(name, factory, overwrite=overwrite)
 

@@ -182,7 +182,9 @@ class ScorecamExplainer(CamExplainer):
         if faster and max_n is None:
             max_n = min(FASTER_SCORECAM_N, channels)
         if max_n is not None and (not isinstance(max_n, (int, np.integer)) or not 1 <= max_n <= channels):
-            raise ValueError(f"max_n must be None or an int in [1, {channels}] (channels of {self.layer!r}), got {max_n!r}")
+            raise ValueError(
+                f"max_n must be None or an int in [1, {channels}] (channels of {self.layer!r}), got {max_n!r}"
+            )
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         self.max_n, self.batch_size = max_n, int(batch_size)
@@ -210,7 +212,8 @@ def _scorecam(
     model: Any, *, layer: Optional[str] = None, batch_size: int = 32, memory_budget: int = SCORECAM_BUDGET,
     normalize: str = "none",
 ) -> ScorecamExplainer:
-    return ScorecamExplainer(model, layer=layer, batch_size=batch_size, memory_budget=memory_budget, normalize=normalize)
+    return ScorecamExplainer(model, layer=layer, batch_size=batch_size, memory_budget=memory_budget,
+                             normalize=normalize)
 
 
 @register_explainer("faster_scorecam")

@@ -3,8 +3,8 @@
 A mask is made in two steps. First a :class:`MaskPlan` is drawn: ``n`` binary ``gh x gw`` grids with P(1) = ``p`` and
 one crop offset per mask (all random numbers are drawn here, grids first, then offsets). Then the plan is rendered:
 each grid is upsampled to ``(gh + 1) * ceil(H / gh)`` by ``(gw + 1) * ceil(W / gw)`` pixels and cropped to ``H x W`` at
-its offset. Keeping the small plan instead of the masks lets :class:`drise_tf.explain.drise.DRise` render one batch of masks
-at a time, so its memory does not grow with ``n``.
+its offset. Keeping the small plan instead of the masks lets :class:`drise_tf.explain.drise.DRise` render one batch
+of masks at a time, so its memory does not grow with ``n``.
 
 Two renderers give the same masks: ``method="reference"`` upsamples every mask with :func:`scipy.ndimage.zoom` in a
 Python loop (the thesis's code path); ``method="fast"`` renders all masks at once with index tables (nearest) or a
@@ -98,7 +98,9 @@ def upsampled_size(grid_size: Tuple[int, int], image_size: Tuple[int, int]) -> T
     return tuple((g + 1) * math.ceil(s / g) for g, s in zip(grid_size, image_size))  # type: ignore[return-value]
 
 
-def _max_shift(grid: Tuple[int, int], size: Tuple[int, int], upsample: str, shift: Optional[SizeLike]) -> Tuple[int, int]:
+def _max_shift(
+    grid: Tuple[int, int], size: Tuple[int, int], upsample: str, shift: Optional[SizeLike]
+) -> Tuple[int, int]:
     """Largest crop offset per axis, inclusive (see :func:`generate_masks`, ``shift``)."""
     up = upsampled_size(grid, size)
     room = (up[0] - size[0], up[1] - size[1])
@@ -234,7 +236,8 @@ class MaskStream:
 
         ``n`` must be a multiple of :attr:`unit` with at least one unit per replica.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n % self.unit or n < self.unit * self.replicas:
+        if (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n % self.unit
+                or n < self.unit * self.replicas):
             raise ValueError(f"n (masks per draw) must be a multiple of {self.unit} and >= {self.unit * self.replicas} "
                              f"({self.replicas} replicas of {self.sampling!r} masks), got {n!r}")
         units = np.diff(np.linspace(0, n // self.unit, self.replicas + 1).round().astype(np.int64))

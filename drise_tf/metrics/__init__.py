@@ -1,6 +1,8 @@
 """How good a saliency map is: faithfulness (:mod:`.faithfulness`: deletion and insertion, ROAD, MuFidelity),
 agreement between maps (:mod:`.agreement`), the model-randomisation sanity checks (:mod:`.randomisation`: cascading
-and efficient MPRT), intervals and paired tests (:mod:`.statistics`) and the comparisons of similarity scores and methods built on them (:mod:`.comparison`)."""
+and efficient MPRT), intervals and paired tests (:mod:`.statistics`) and the comparison of map sets already computed
+(:mod:`.comparison`). It measures the maps it is given; the comparisons that make them are in
+:mod:`drise_tf.evaluation.comparisons`."""
 from drise_tf.metrics.agreement import (
     AGREEMENT_METRICS,
     agreement_matrix,
@@ -8,16 +10,7 @@ from drise_tf.metrics.agreement import (
     rank_correlation,
     topk_overlap,
 )
-from drise_tf.metrics.comparison import (
-    DEFAULT_METHODS,
-    Comparison,
-    compare,
-    deletion_insertion_aucs,
-    explain_methods,
-    method_comparison,
-    sanity_check,
-    similarity_comparison,
-)
+from drise_tf.metrics.comparison import Comparison, compare, deletion_insertion_aucs
 from drise_tf.metrics.faithfulness import (
     MODES,
     ROAD_FRACTIONS,
@@ -44,18 +37,21 @@ from drise_tf.metrics.randomisation import (
 from drise_tf.metrics.statistics import (
     bootstrap_ci,
     compact_letters,
+    factorial_contrasts,
     holm,
     mean_ci,
+    paired_effects,
     pairwise_comparisons,
     summary_table,
     wilcoxon_p,
 )
 
 __all__ = [
-    "AGREEMENT_METRICS", "agreement_matrix", "order_representatives", "rank_correlation", "topk_overlap", "DEFAULT_METHODS", "Comparison", "compare",
-    "deletion_insertion_aucs", "explain_methods", "method_comparison", "sanity_check", "similarity_comparison", "MODES",
+    "AGREEMENT_METRICS", "agreement_matrix", "order_representatives", "rank_correlation", "topk_overlap",
+    "Comparison", "compare", "deletion_insertion_aucs", "MODES",
     "ROAD_FRACTIONS", "ROAD_ORDERS", "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
     "gaussian_kernel", "mu_fidelity", "noisy_linear_imputation", "predicted_classes", "road", "salience_order",
     "efficient_mprt", "layer_groups", "map_entropy", "randomised_model", "randomization_check", "bootstrap_ci",
-    "compact_letters", "holm", "mean_ci", "pairwise_comparisons", "summary_table", "wilcoxon_p",
+    "compact_letters", "factorial_contrasts", "holm", "mean_ci", "pairwise_comparisons", "paired_effects",
+    "summary_table", "wilcoxon_p",
 ]

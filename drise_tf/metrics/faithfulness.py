@@ -494,7 +494,9 @@ def mu_fidelity(
     cells = grid_size * grid_size
     subset = int(round(subset_fraction * cells))
     if not 0 < subset_fraction < 1 or not 1 <= subset < cells:
-        raise ValueError(f"subset_fraction must leave 1..{cells - 1} of {cells} cells in a subset, got {subset_fraction!r}")
+        raise ValueError(
+            f"subset_fraction must leave 1..{cells - 1} of {cells} cells in a subset, got {subset_fraction!r}"
+        )
     if isinstance(n_perturbations, bool) or int(n_perturbations) != n_perturbations or n_perturbations < 3:
         raise ValueError(f"n_perturbations must be an integer >= 3, got {n_perturbations!r}")
     # cell of each pixel, splitting H and W as evenly as possible

@@ -147,7 +147,9 @@ def efficient_mprt(maps: np.ndarray, randomised_maps: np.ndarray, *, n_bins: int
     maps = np.asarray(maps)
     randomised_maps = np.asarray(randomised_maps)
     if maps.shape != randomised_maps.shape or maps.ndim != 3:
-        raise ValueError(f"maps and randomised_maps must both be (B, H, W), got {maps.shape} and {randomised_maps.shape}")
+        raise ValueError(
+            f"maps and randomised_maps must both be (B, H, W), got {maps.shape} and {randomised_maps.shape}"
+        )
     before = map_entropy(maps, n_bins=n_bins)
     after = map_entropy(randomised_maps, n_bins=n_bins)
     ratio = np.where(before > 0, after / np.where(before > 0, before, 1.0), np.where(after > 0, np.inf, 1.0))

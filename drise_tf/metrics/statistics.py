@@ -1,8 +1,9 @@
 """Means with t-intervals over images, the summary table of metrics per variant, and paired comparisons of variants
 (bootstrap intervals of per-image differences, Wilcoxon signed-rank tests with Holm's correction, compact letter
-displays of the groups not significantly different)."""
+displays of the groups not significantly different), and the effects of a two-level factorial design."""
 from __future__ import annotations
 
+import itertools
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -36,7 +37,8 @@ def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> Tuple[float, flo
 
 
 def summary_table(values: Mapping[str, Mapping[str, np.ndarray]], *, confidence: float = 0.95) -> List[dict]:
-    """Rows ``{"name", "metric", "mean", "low", "high", "n"}`` per name and metric (input of ``plots.metric_bars``).
+    """Rows ``{"name", "metric", "mean", "low", "high", "n"}`` per name and metric (input of
+    :func:`drise_tf.plotting.metric_bars`).
 
     Parameters
     ----------
@@ -131,6 +133,67 @@ def pairwise_comparisons(values: Mapping[str, np.ndarray], *, confidence: float 
             row["p_holm"] = float(adjusted)
             row["significant"] = bool(adjusted < alpha)
     return rows
+
+
+def paired_effects(contrasts: Mapping[str, np.ndarray], *, confidence: float = 0.95, alpha: float = 0.05,
+                   n_resamples: int = 2000, seed: int = 0) -> List[dict]:
+    """Per-image contrasts (each a paired difference per image) summarised as one family: mean with a bootstrap
+    interval, Wilcoxon signed-rank p-value, Holm-adjusted over the family.
+
+    Returns
+    -------
+    list of dict
+        Rows ``effect, n, mean, low, high, p, p_holm, significant`` in the order of ``contrasts``; NaN images drop.
+    """
+    rows = []
+    for name, values in contrasts.items():
+        values = np.asarray(values, dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        low, high = bootstrap_ci(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        rows.append({"effect": name, "n": int(values.size), "mean": float(values.mean()) if values.size else np.nan,
+                     "low": low, "high": high, "p": wilcoxon_p(values) if values.size else 1.0})
+    for row, adjusted in zip(rows, holm([row["p"] for row in rows])):
+        row["p_holm"] = float(adjusted)
+        row["significant"] = bool(adjusted < alpha)
+    return rows
+
+
+def factorial_contrasts(cells: Mapping[Tuple[int, ...], np.ndarray], factors: Sequence[str], *,
+                        max_order: int = 2) -> Dict[str, np.ndarray]:
+    """Per-image main effects and interactions of a two-level full factorial measured on the same images.
+
+    With each factor coded -1 (level 0) and +1 (level 1), the effect of a set of factors is, per image, the mean of
+    the values over the cells where the product of their codes is +1 minus the mean over the cells where it is -1
+    (Box, Hunter and Hunter): a main effect is mean(level 1) - mean(level 0) averaged over the other factors; the
+    interaction of two factors is half the difference between one factor's effect at the other's two levels.
+
+    Parameters
+    ----------
+    cells : dict
+        Levels ``(l_1, ..., l_k)`` (each 0 or 1) -> per-image values (n,); all ``2**k`` cells present.
+    factors : sequence of str
+        Names of the k factors, in the order of the level tuples.
+    max_order : int
+        Highest interaction order returned (1: main effects only).
+
+    Returns
+    -------
+    dict
+        ``"factor"`` or ``"factor x factor"`` -> per-image effect (n,), main effects first.
+    """
+    k = len(factors)
+    expected = set(itertools.product((0, 1), repeat=k))
+    if set(cells) != expected:
+        raise ValueError(f"cells must be the {2 ** k} level tuples of {k} factors; missing "
+                         f"{sorted(expected - set(cells))}, unexpected {sorted(set(cells) - expected)}")
+    values = {levels: np.asarray(array, dtype=np.float64).ravel() for levels, array in cells.items()}
+    effects: Dict[str, np.ndarray] = {}
+    for order in range(1, min(max_order, k) + 1):
+        for subset in itertools.combinations(range(k), order):
+            plus = [v for levels, v in values.items() if np.prod([2 * levels[i] - 1 for i in subset]) > 0]
+            minus = [v for levels, v in values.items() if np.prod([2 * levels[i] - 1 for i in subset]) < 0]
+            effects[" x ".join(factors[i] for i in subset)] = np.mean(plus, axis=0) - np.mean(minus, axis=0)
+    return effects
 
 
 def compact_letters(ranked: Sequence[str], different: Sequence[Tuple[str, str]]) -> Dict[str, str]:

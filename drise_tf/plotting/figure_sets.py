@@ -166,7 +166,7 @@ def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pre
 
 
 def sanity_figures(book: Any, rows: Dict[str, List[Dict[str, Any]]], n_images: int) -> None:
-    """The cascading model-randomisation figure and its CSV, from :func:`drise_tf.metrics.sanity_check` rows."""
+    """The cascading model-randomisation figure and its CSV, from :func:`drise_tf.evaluation.sanity_check` rows."""
     book.add(plots.randomization_figure(rows, title="Cascading model randomisation (Adebayo et al.)"),
              "07_sanity_randomization",
              f"Sanity check on {n_images} test images: Spearman correlation of each method's maps with the "

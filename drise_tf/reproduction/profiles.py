@@ -108,7 +108,7 @@ PROFILES: Dict[str, Profile] = {
     # The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
     # at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
     # the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
-    # measured the choice, see the README).
+    # measured the choice, see docs/results.md).
     "quick": Profile(
         name="quick",
         run_name="quick",

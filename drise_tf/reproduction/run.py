@@ -17,15 +17,9 @@ import numpy as np
 
 from drise_tf.core.compat import MODEL_SUFFIX
 from drise_tf.data import CLASS_NAMES, Standardizer, load_cifar10, resolve_source
+from drise_tf.evaluation.comparisons import DEFAULT_METHODS, method_comparison, sanity_check, similarity_comparison
 from drise_tf.explain import DRise, class_visualisation
-from drise_tf.metrics import (
-    DEFAULT_METHODS,
-    Comparison,
-    layer_groups,
-    method_comparison,
-    sanity_check,
-    similarity_comparison,
-)
+from drise_tf.metrics import Comparison, layer_groups
 from drise_tf.plotting.figure_sets import (
     FigureBook,
     class_visualisation_figure,
@@ -119,6 +113,9 @@ def _compared(standardizer: Standardizer, x_test: np.ndarray, y_test: np.ndarray
 
 
 def _drise_options(profile: Profile) -> Dict[str, Any]:
+    """The shared D-RISE options of the comparisons: the profile's D-RISE design sets the D-RISE rows; RISE keeps its
+    own 7x7 bilinear preset and shares only N, batches and precision (see
+    :func:`drise_tf.evaluation.comparisons.method_options`)."""
     return dict(n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
                 batch_size=profile.mask_batch, precision=profile.precision)
 
@@ -138,7 +135,8 @@ def compare_similarities(book: FigureBook, model: Any, standardizer: Standardize
 
 def compare_methods(book: FigureBook, model: Any, standardizer: Standardizer, x_test: np.ndarray,
                     y_test: np.ndarray, profile: Profile) -> Comparison:
-    """D-RISE variants against saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Faster-Score-CAM."""
+    """D-RISE variants against RISE (its own 7x7 bilinear preset), saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and
+    Faster-Score-CAM."""
     x, x_std, labels, row_labels = _compared(standardizer, x_test, y_test, profile.k_compare)
     comparison = method_comparison(model, x_std, labels, seed=profile.seed, **_drise_options(profile))
     comparison_figures(book, comparison, x, "06_methods", "Methods", {"": list(comparison.maps)}, row_labels)
@@ -240,7 +238,8 @@ def reproduce(
 
     evaluation = _read_json(run_dir / "evaluation.json")
     training_figures(book, _read_json(run_dir / "history.json"), evaluation)
-    print("Confusion matrix (rows: true, columns: predicted):\n", np.asarray(evaluation["confusion_matrix"]), flush=True)
+    print("Confusion matrix (rows: true, columns: predicted):\n", np.asarray(evaluation["confusion_matrix"]),
+          flush=True)
     thesis_maps(book, model, standardizer, x_test, y_test, prof)
     compare_similarities(book, model, standardizer, x_test, y_test, prof)
     compare_methods(book, model, standardizer, x_test, y_test, prof)

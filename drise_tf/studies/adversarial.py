@@ -61,7 +61,8 @@ def loss_gradient_sign(
         with tf.GradientTape() as tape:
             tape.watch(batch)
             outputs = tf.cast(model(batch, training=False), tf.float32)
-            loss = keras.losses.sparse_categorical_crossentropy(y[start:start + batch_size], outputs, from_logits=logits)
+            loss = keras.losses.sparse_categorical_crossentropy(y[start:start + batch_size], outputs,
+                                                                from_logits=logits)
         signs.append(np.sign(tape.gradient(loss, batch).numpy()))
     return np.concatenate(signs).astype(np.float32) if signs else np.zeros_like(x)
 

@@ -19,7 +19,8 @@ from drise_tf.data import CLASS_NAMES
 from drise_tf.explain import make_explainer
 from drise_tf.training import architectures
 
-#: ImageNet channel mean and std (RGB, on [0, 1] pixels) used by the Grad-CAM study (docs/thesis.md, "The neighbouring studies").
+#: ImageNet channel mean and std (RGB, on [0, 1] pixels) used by the Grad-CAM study
+#: (docs/thesis.md, "The neighbouring studies").
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 #: The CIFAR-10 classes of the study's five samples, in figure order.
@@ -131,7 +132,8 @@ def pick_samples(labels: Any, classes: Sequence[str] = STUDY_CLASSES) -> np.ndar
 
 
 def load_resnet50(weights: Any = "imagenet", **kwargs: Any) -> Any:
-    """Keras's ResNet50 (``include_top=True``); offline with ``weights="imagenet"`` -> RuntimeError saying what to do."""
+    """Keras's ResNet50 (``include_top=True``); offline with ``weights="imagenet"`` -> RuntimeError saying what
+    to do."""
     return architectures.imagenet_backbone("resnet50", weights=weights, **kwargs)
 
 
@@ -155,11 +157,12 @@ def imagenet_on_cifar(
     images : array (B, 32, 32, 3)
         uint8 CIFAR-10 images (e.g. ``x_test[pick_samples(y_test)]``).
     methods : sequence of str
-        Explainer names (:func:`drise_tf.explain.available`). Plain ``"scorecam"`` is allowed but costs one
+        Explainer names (:func:`drise_tf.explain.available_explainers`). Plain ``"scorecam"`` is allowed but costs one
         ResNet50 pass per channel (2048 per image); ``"faster_scorecam"`` is the practical Score-CAM.
     preprocessing : {"caffe", "torch"}
         See :func:`preprocess`. Default ``"caffe"``: what Keras's ImageNet weights were trained with. The study
-        (docs/thesis.md, "The neighbouring studies") used ``"torch"`` mean/std with PyTorch weights; on Keras's weights that mismatch degrades labels.
+        (docs/thesis.md, "The neighbouring studies") used ``"torch"`` mean/std with PyTorch weights; on Keras's
+        weights that mismatch degrades labels.
     layer : str, optional
         CAM layer (default: :func:`drise_tf.explain.default_cam_layer`, ``conv5_block3_out`` for ResNet50).
     normalize : {"none", "minmax"}

@@ -1,4 +1,5 @@
-"""Library functions for the neighbouring studies of docs/thesis.md (arrays and tables in, arrays and tables out; no plots).
+"""Library functions for the neighbouring studies of docs/thesis.md (arrays and tables in, arrays and tables out;
+no plots).
 
 - The Keras CNN study: :func:`stride_kernel_sweep` (``simple_cnn`` with strides 1, 2, 3 and kernels 3x3, 4x4, the
   ``adam_cnn`` recipe, a test-accuracy table) and :func:`saliency_and_gradcam` (the data of its figure).

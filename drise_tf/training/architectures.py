@@ -121,7 +121,8 @@ def simple_cnn(
     head: str = "softmax",
     name: str = "simple_cnn",
 ) -> Any:
-    """The Keras CNN study's model (docs/thesis.md, "The neighbouring studies"): [Conv2D-BN-MaxPool2] x 2 (32 then 64 filters), Flatten, Dense.
+    """The Keras CNN study's model (docs/thesis.md, "The neighbouring studies"): [Conv2D-BN-MaxPool2] x 2
+    (32 then 64 filters), Flatten, Dense.
 
     Convolutions use ReLU, L2 weight penalty ``l2`` and ``padding="same"`` (so strides up to 3 keep a
     feature map; the study does not state the padding).

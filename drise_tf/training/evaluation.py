@@ -92,7 +92,9 @@ def _losses_and_predictions(outputs: np.ndarray, y: np.ndarray, from_logits: boo
     return -np.log(p_true), probs.argmax(axis=1)
 
 
-def evaluate_stream(model: Any, batches: Iterable[Tuple[Any, Any]], *, from_logits: bool = False) -> Tuple[float, float]:
+def evaluate_stream(
+    model: Any, batches: Iterable[Tuple[Any, Any]], *, from_logits: bool = False
+) -> Tuple[float, float]:
     """Mean loss and accuracy of ``model`` over a stream of ``(images, one-hot labels)`` batches, e.g. a training
     epoch of :func:`drise_tf.data.make_train_dataset` (the thesis scored its epoch-0 training point on that stream).
 

@@ -69,7 +69,8 @@ def multi_worker_strategy() -> Any:
     """A ``MultiWorkerMirroredStrategy`` over the cluster of the ``TF_CONFIG`` environment variable; make it before
     any other TensorFlow work of the process (TensorFlow's rule), and run the same program on every worker."""
     if "TF_CONFIG" not in os.environ:
-        raise ValueError("a multi-worker run needs the cluster in the TF_CONFIG environment variable (see the README)")
+        raise ValueError("a multi-worker run needs the cluster in the TF_CONFIG environment variable "
+                         "(see docs/evaluation.md, \"Several machines\")")
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
@@ -119,7 +120,8 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         logs = {} if logs is None else logs
-        logs["val_loss"], logs["val_accuracy"] = _evaluate_point(self.model, self.validation)  # later callbacks see them
+        # later callbacks see them
+        logs["val_loss"], logs["val_accuracy"] = _evaluate_point(self.model, self.validation)
         if self.verbose:
             elapsed = time.monotonic() - self.started
             left = elapsed / (epoch + 1 - self.first_epoch) * (self.epochs - epoch - 1)

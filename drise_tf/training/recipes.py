@@ -18,7 +18,7 @@ class Recipe:
     ----------
     name, description : str
     epochs, batch_size : int
-        Defaults; :func:`train` can override them.
+        Defaults; :func:`~drise_tf.training.loop.train` can override them.
     augmentation : str
         ``"thesis"`` (originals + augmented copy), ``"random"`` or ``"none"`` (see :mod:`drise_tf.data`).
     make_schedule : callable
@@ -107,6 +107,6 @@ RECIPES.register("adam_cnn", Recipe(
 
 
 def get_recipe(name: str | Recipe) -> Recipe:
-    """The :class:`Recipe` registered as ``name`` ("thesis", "onecycle", "cpu_onecycle", "cpu_strong", "adam_cnn"); a Recipe passes
-    through."""
+    """The :class:`Recipe` registered as ``name`` ("thesis", "onecycle", "cpu_onecycle", "cpu_strong", "adam_cnn");
+    a Recipe passes through."""
     return name if isinstance(name, Recipe) else RECIPES.get(name)

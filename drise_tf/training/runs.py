@@ -1,9 +1,12 @@
 """Whole training runs in a folder: train one from a recipe and a data source, load it back, evaluate it.
 
 A run folder holds ``model.keras`` (or ``.h5``), ``standardizer.json``, ``history.csv``/``.json``,
-``evaluation.json``, ``run.json`` (its settings) and ``checkpoints/`` while training."""
+``evaluation.json``, ``manifest.json`` (SHA-256 and size of the model, standardizer and history files) and
+``checkpoints/`` (per-epoch checkpoints and ``state.json``, which holds the loop's training settings: see
+:mod:`drise_tf.training.loop`)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -13,12 +16,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from drise_tf import data as data_lib
+from drise_tf.core import checks
 from drise_tf.core.compat import (
     MODEL_SUFFIX,
     keras,
     load_model,
     save_model_atomic,
     write_json_atomic,
+    write_text_atomic,
 )
 from drise_tf.training.architectures import build
 from drise_tf.training.evaluation import evaluate, format_evaluation
@@ -135,6 +140,8 @@ def train_run(
         evaluation["train"] = evaluate(model, *train_pair)
     evaluation_path = out_dir / "evaluation.json"
     write_json_atomic(evaluation_path, evaluation)
+    # evaluation.json stays out: `evaluate` rewrites it.
+    write_manifest(out_dir, [pathlib.Path(model_path).name, standardizer_path.name, "history.json", "history.csv"])
     if verbose:
         print(f"Test set ({out_dir}):\n{format_evaluation(evaluation)}", flush=True)
     return {"model_path": str(model_path), "standardizer_path": str(standardizer_path),
@@ -142,10 +149,57 @@ def train_run(
             "history": history, "evaluation": evaluation}
 
 
+#: File of a run folder that lists the SHA-256 and size of the run's files (written last by :func:`train_run`).
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(run_dir: str | os.PathLike, files: Sequence[str]) -> pathlib.Path:
+    """Write ``manifest.json``: SHA-256 and size of each of ``files`` (names in ``run_dir``), atomically."""
+    run_dir = pathlib.Path(run_dir)
+    entries = {name: {"sha256": _sha256(run_dir / name), "bytes": (run_dir / name).stat().st_size} for name in files}
+    return pathlib.Path(write_json_atomic(run_dir / MANIFEST, {"files": entries}))
+
+
+def verify_run(run_dir: str | os.PathLike) -> bool:
+    """Check a run folder's files against its ``manifest.json``; False when it has none (a run trained before
+    manifests existed).
+
+    Raises
+    ------
+    ValueError
+        A listed file is missing, or its size or SHA-256 differs (truncated or altered); the message names it.
+    """
+    run_dir = pathlib.Path(run_dir)
+    manifest_path = run_dir / MANIFEST
+    if not manifest_path.is_file():
+        return False
+    with open(manifest_path, encoding="utf-8") as stream:
+        entries = json.load(stream)["files"]
+    for name, expected in entries.items():
+        path = run_dir / name
+        if not path.is_file():
+            raise ValueError(f"{path} is listed in {manifest_path} but missing")
+        size = path.stat().st_size
+        if size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            raise ValueError(f"{path} does not match {manifest_path} ({size} bytes, expected {expected['bytes']}; "
+                             f"SHA-256 differs): the file is truncated or altered; restore it (git checkout) or "
+                             f"train the run again")
+    return True
+
+
 def load_run(run_dir: str | os.PathLike) -> Tuple[Any, Any]:
     """The trained model (float32, uncompiled) and the :class:`~drise_tf.data.Standardizer` of a run folder.
 
-    Warns when the model holds a strided 1x1 convolution with fewer than 16 input channels (a narrow ResNet-18
+    Checks the files against the run's ``manifest.json`` first (:func:`verify_run`). Warns when the model holds a
+    strided 1x1 convolution with fewer than 16 input channels (a narrow ResNet-18
     saved before its shortcut subsampled first): its gradient with an odd batch can crash oneDNN on AVX512 CPUs.
     """
     run_dir = pathlib.Path(run_dir)
@@ -154,6 +208,7 @@ def load_run(run_dir: str | os.PathLike) -> Tuple[Any, Any]:
     for path in (model_path, standardizer_path):
         if not path.is_file():
             raise FileNotFoundError(f"run folder {run_dir} has no {path.name} ({path}); train the run first")
+    verify_run(run_dir)
     model = load_model(model_path)
     crashing = _narrow_strided_pointwise_convolutions(model)
     if crashing:
@@ -168,6 +223,55 @@ def _narrow_strided_pointwise_convolutions(model: Any) -> List[str]:
     """Names of the model's Conv2D layers with a 1x1 kernel, a stride above 1 and fewer than 16 input channels."""
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
             and tuple(layer.kernel_size) == (1, 1) and max(layer.strides) > 1 and layer.input.shape[-1] < 16]
+
+
+def export_checkpoint(
+    run_dir: str | os.PathLike,
+    epoch: int,
+    out_dir: str | os.PathLike,
+    *,
+    architecture: str,
+    width: Optional[int] = None,
+    data: Optional[str] = None,
+    n_test: Optional[int] = None,
+    verbose: int = 1,
+) -> Dict[str, Any]:
+    """A kept training checkpoint (``keep_epochs``) as a run folder of its own that :func:`load_run` opens: the
+    float32 model with the checkpoint's weights, the run's standardizer, ``evaluation.json`` on the test set and a
+    ``manifest.json``; an early model of the same training, to explain beside the final one.
+
+    Parameters
+    ----------
+    run_dir : path
+        The training's run folder (``checkpoints/epoch_NNN<suffix>`` and ``standardizer.json``).
+    epoch : int
+        The kept epoch.
+    out_dir : path
+        The new run folder.
+    architecture, width : str, int
+        The run's architecture and ResNet-18 width (the float32 model is built anew and takes the weights).
+    data, n_test : optional
+        Test data for ``evaluation.json`` (see :func:`evaluate_run`).
+
+    Returns
+    -------
+    dict
+        ``model_path`` and ``evaluation``.
+    """
+    run_dir, out_dir = pathlib.Path(run_dir), pathlib.Path(out_dir)
+    checkpoint = run_dir / "checkpoints" / f"epoch_{checks.positive_int(epoch, 'epoch'):03d}{MODEL_SUFFIX}"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint} does not exist: train with keep_epochs including {epoch}")
+    trained = load_model(checkpoint)
+    model = _build_for_data(architecture, tuple(int(d) for d in trained.input_shape[1:]), data_lib.NUM_CLASSES,
+                            width)
+    model.set_weights(trained.get_weights())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = save_model_atomic(model, out_dir / f"model{MODEL_SUFFIX}")
+    write_text_atomic(out_dir / "standardizer.json", (run_dir / "standardizer.json").read_text(encoding="utf-8"))
+    write_manifest(out_dir, [pathlib.Path(model_path).name, "standardizer.json"])
+    evaluation = evaluate_run(out_dir, data=data, n_test=n_test, verbose=verbose)
+    return {"model_path": str(model_path), "evaluation": evaluation}
 
 
 def evaluate_run(

@@ -20,7 +20,8 @@ def _positive(name: str, value: Any, kind: type = int) -> None:
 def thesis_decay_steps(
     steps_per_epoch: int, epochs: int, *, n_train: int = 40_000, batch_size: int = 128, lr_quirk: bool = False
 ) -> int:
-    """Cosine decay length: ``steps_per_epoch * epochs``, or with ``lr_quirk`` the thesis's ``n_train / batch_size * epochs``.
+    """Cosine decay length: ``steps_per_epoch * epochs``, or with ``lr_quirk`` the thesis's
+    ``n_train / batch_size * epochs``.
 
     The thesis computed the length from the 40k originals although each epoch also holds an augmented
     copy (625 steps, not 312.5), so its learning rate reached 0 at epoch 50 of 100 and stayed there.
@@ -92,7 +93,9 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         if not 0 < pct_start < 1:
             raise ValueError(f"pct_start must lie in (0, 1), got {pct_start!r}")
         if pct_start * total_steps - 1 < 1 or total_steps - 1 <= pct_start * total_steps - 1:
-            raise ValueError(f"total_steps={total_steps} is too short for pct_start={pct_start}: each phase needs a step")
+            raise ValueError(
+                f"total_steps={total_steps} is too short for pct_start={pct_start}: each phase needs a step"
+            )
         self.max_lr = float(max_lr)
         self.total_steps = int(total_steps)
         self.pct_start = float(pct_start)

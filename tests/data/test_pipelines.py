@@ -1,4 +1,5 @@
-"""Tests of drise_tf.data.pipelines: crop-and-flip against a reference, seeded epochs, the thesis epoch, evaluation batches."""
+"""Tests of drise_tf.data.pipelines: crop-and-flip against a reference, seeded epochs, the thesis epoch,
+evaluation batches."""
 from __future__ import annotations
 
 import itertools
@@ -148,7 +149,7 @@ def test_train_steps_per_epoch_thesis_numbers():
     (dict(y=np.array([1, 2, 3])), "2 images but y has 3 labels"),
     (dict(y=np.array([1, 11])), r"outside 0\.\.9"),
     (dict(batch_size=0), "batch_size"),
-    (dict(augmentation="cutout"), "augmentation must be one of random, thesis, none"),
+    (dict(augmentation="cutout"), "augmentation must be one of random, random_cutout, thesis, none"),
     (dict(seed=None), "seed must be an integer"),
 ])
 def test_train_dataset_bad_inputs(kwargs, match):
@@ -168,3 +169,38 @@ def test_eval_dataset_keeps_order_without_augmentation():
     np.testing.assert_array_equal(only, x)
     with pytest.raises(ValueError, match="standardised"):
         pipelines.make_eval_dataset(np.zeros((2, 32, 32, 3), np.uint8), [0, 1])
+
+
+def test_cutout_zeroes_one_clipped_square_per_image_like_a_naive_loop():
+    rng = np.random.default_rng(3)
+    x = (rng.random((40, 12, 10, 3)) + 0.5).astype("float32")  # no zeros before the cutout
+    seed = tf.constant([5, 6], tf.int64)
+    out = pipelines.cutout(x, seed, size=4).numpy()
+    draws = tf.random.stateless_uniform([40, 2], seed=seed).numpy()
+    expected = x.copy()
+    for i in range(40):  # naive reference: centre at a uniform pixel, the 4x4 square around it clipped to the image
+        row, column = int(draws[i, 0] * 12), int(draws[i, 1] * 10)
+        for r in range(row - 2, row + 2):
+            for c in range(column - 2, column + 2):
+                if 0 <= r < 12 and 0 <= c < 10:
+                    expected[i, r, c, :] = 0.0
+    np.testing.assert_array_equal(out, expected)
+    sizes = (out[..., 0] == 0).sum(axis=(1, 2))
+    assert sizes.max() == 16 and sizes.min() >= 4  # whole squares inside, clipped ones at the borders
+    np.testing.assert_array_equal(out, pipelines.cutout(x, seed, size=4).numpy())  # seeded
+    assert not np.array_equal(out, pipelines.cutout(x, tf.constant([5, 7], tf.int64), size=4).numpy())
+
+
+def test_random_cutout_epochs_are_crops_with_one_square_cut_out():
+    rng = np.random.default_rng(4)
+    x = (rng.random((24, 32, 32, 3)) + 0.5).astype("float32")
+    batches = list(pipelines.make_train_dataset(x, np.arange(24) % 10, batch_size=8, augmentation="random_cutout",
+                                                seed=1))
+    images = np.concatenate([b[0].numpy() for b in batches])
+    zero_pixels = (images == 0).all(axis=-1)
+    square = np.array([np.any([(z[r:r + pipelines.CUTOUT_SIZE, c:c + pipelines.CUTOUT_SIZE]).all()
+                               for r in range(32) for c in range(32)]) or z.sum() > 0 for z in zero_pixels])
+    assert square.all()  # every image lost some pixels (its square, and maybe crop padding)
+    again = np.concatenate([b[0].numpy() for b in pipelines.make_train_dataset(
+        x, np.arange(24) % 10, batch_size=8, augmentation="random", seed=1)])
+    assert not np.array_equal(images, again) and ((images == again) | (images == 0)).all()

@@ -70,12 +70,31 @@ def test_write_report_merges_identical_variants_and_writes_tables(tmp_path):
     assert (tmp_path / "ranking_road_gap.png").stat().st_size > 0 and "pairs_mu_fidelity" in written
 
 
-def test_records_name_the_variant_they_were_measured_as_and_the_report_merges_by_values(tmp_path):
-    values = {"a": np.arange(3.0), "b": np.arange(3.0) + 1e-6, "c": np.arange(3.0) + 0.5}
+def test_the_report_merges_variants_whose_values_agree_in_every_metric():
+    # identical_groups reads the metric values of seed 0 only: a variant joins the first group whose FIRST variant
+    # it matches within the tolerance (mean absolute difference over the images, NaN images left out) in EVERY metric
+    base = np.arange(4.0)
+    values = {"a": base, "b": base + 1e-6, "c": base + 0.5, "near": base + 2e-4, "one_image": base + [3e-4, 0, 0, 0],
+              "step": base + 0.9e-4, "chained": base + 1.6e-4, "c2": base + 0.5 + 5e-5}
     records = _records(values)
-    for record in records:  # "b" was measured as "a" on the first image only, and agrees within 1e-4 on all
-        record["measured_as"] = "a" if record["variant"] == "b" and record["position"] == 0 else record["variant"]
-    assert evaluation.identical_groups(records, ["road_gap", "mu_fidelity"]) == [["a", "b"], ["c"]]
+    road_same = _records({"road_same": base})  # equal to "a" on road_gap, 1 apart on mu_fidelity
+    for record in road_same:
+        record["mu_fidelity"] += 1.0
+    nan_first = np.where(base == 0, np.nan, base)  # NaN (metric undefined) on the first image
+    with_nan = _records({"a_nan": nan_first, "far_nan": nan_first + 1.0})  # compared on the other images
+    second_seed = _records({"a": base + 9.0, "b": base - 9.0}, seed=1)  # another seed's records: not read
+    records += road_same + with_nan + second_seed
+    # one_image: 3e-4 on one image, mean 7.5e-5 (within 1e-4); near: 2e-4 (beyond); chained is within 1e-4 of
+    # "step" but 1.6e-4 from "a", the first of that group, so it joins "near"
+    assert evaluation.identical_groups(records, ["road_gap", "mu_fidelity"]) == [
+        ["a", "b", "one_image", "step", "a_nan"], ["c", "c2"], ["near", "chained"], ["road_same"], ["far_nan"]]
+    assert evaluation.identical_groups(records, ["road_gap"])[0] == ["a", "b", "one_image", "step", "road_same",
+                                                                      "a_nan"]
+    assert evaluation.identical_groups(records, ["road_gap", "mu_fidelity"], tolerance=1e-3) == [
+        ["a", "b", "near", "one_image", "step", "chained", "a_nan"], ["c", "c2"], ["road_same"], ["far_nan"]]
+    assert evaluation.identical_groups(records, ["road_gap"], tolerance=0.0) == [
+        ["a", "road_same", "a_nan"], ["b"], ["c"], ["near"], ["one_image"], ["step"], ["chained"], ["c2"],
+        ["far_nan"]]
 
 
 def test_a_metric_left_with_one_row_writes_a_pairs_table_with_its_header_only(tmp_path):
@@ -112,3 +131,49 @@ def test_compare_runs_pairs_the_shared_images_and_ranks_both_runs(tmp_path):
     assert tau == pytest.approx(3 / np.sqrt(5 * 6))
     with pytest.raises(ValueError, match="metric must be one of"):
         evaluation.compare_runs(tmp_path / "first", tmp_path / "second", metric="accuracy")
+
+
+def test_the_factorial_report_recovers_known_effects_and_splits_rises_lead(tmp_path):
+    from drise_tf.evaluation.report import FACTORS, factorial_effects, factorial_variant, write_factorial
+    from drise_tf.evaluation.run import FACTORIAL_DESIGNS
+
+    rng = np.random.default_rng(1)
+    n, noise_images = 30, 10
+    base = rng.normal(0.3, 0.1, n)
+    # known answer (level 1 minus level 0): grid +0.10, upsampling +0.04, score +0.06, smoothing +0.08, grid x
+    # smoothing -0.02 (interaction effect); RISE equals D-RISE 7x7 bilinear probability (same masks)
+    gains = {"grid": 0.10, "upsampling": 0.04, "score": 0.06, "smoothing": 0.08}
+    records = []
+    for seed, images in ((0, n), (1, noise_images)):
+        jitter = rng.normal(0, 0.001, n) * seed  # the second seed moves the values a little
+        for levels in np.ndindex(2, 2, 2, 2):
+            codes = dict(zip(FACTORS, (2 * np.array(levels) - 1)))
+            value = base + jitter + sum(gains[f] / 2 * codes[f] for f in FACTORS)
+            value = value - 0.02 / 2 * codes["grid"] * codes["smoothing"]
+            name = factorial_variant(*(FACTORS[f][level] for f, level in zip(FACTORS, levels)))
+            records += [{"id": i, "position": i, "label": 0, "seed": seed, "variant": name, "road_gap": value[i]}
+                        for i in range(images)]
+            if levels[:3] == (1, 1, 1):
+                rise = "RISE" + (" + smoothed" if levels[3] else "")
+                records += [{"id": i, "position": i, "label": 0, "seed": seed, "variant": rise,
+                             "road_gap": value[i]} for i in range(images)]
+    effects, lead = factorial_effects(records, n_resamples=300)
+    found = {row["effect"]: row["mean"] for row in effects}
+    for name, gain in gains.items():
+        assert found[name] == pytest.approx(gain, abs=1e-9)
+    assert found["grid x smoothing"] == pytest.approx(-0.02, abs=1e-9)
+    assert found["grid x upsampling"] == pytest.approx(0.0, abs=1e-9)
+    assert all(row["n"] == n and np.isfinite(row["noise"]) for row in effects)
+    raw = {row["step"]: row for row in lead if row["smoothing"] == "raw"}
+    assert raw["score"]["mean"] == pytest.approx(0.06) and raw["grid"]["mean"] == pytest.approx(0.10 + 0.02)
+    assert raw["upsampling"]["mean"] == pytest.approx(0.04) and raw["rest (RISE itself)"]["mean"] == pytest.approx(0)
+    assert sum(raw[s]["share"] for s in ("score", "grid", "upsampling", "rest (RISE itself)")) == pytest.approx(1)
+    smoothed = {row["step"]: row for row in lead if row["smoothing"] == "smoothed"}
+    assert smoothed["grid"]["mean"] == pytest.approx(0.10 - 0.02)  # the interaction: smoothing shrinks the grid gain
+    store = ResultStore(tmp_path / "run", {"seed": 0, "designs": FACTORIAL_DESIGNS, "noise_images": noise_images,
+                                           "smoothing": {"grid": 7, "sigma": 1.87}})
+    store.write(0, records)
+    written = write_factorial(tmp_path / "run", n_resamples=100)
+    assert "grid x smoothing" in written["text"] and (tmp_path / "run" / "lead_road_gap.csv").is_file()
+    with pytest.raises(ValueError, match="not a mask-design factorial"):
+        factorial_effects([r for r in records if "16x16 nearest cosine" not in r["variant"]])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from toy_models import tiny_cnn
 
-from drise_tf import evaluation, metrics
+from drise_tf import evaluation, explain, metrics
 from drise_tf.explain import DRise
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,10 +43,12 @@ def test_evaluation_stores_every_variant_measured_as_the_metrics_measure_it(tmp_
     settings, records = evaluation.read_records(tmp_path / "run")
     first = [r for r in records if r["seed"] == 0]
     variants = {r["variant"] for r in first}
-    assert len(variants) == 2 * 3 + 3 and "D-RISE cosine/debiased" in variants and "D-RISE cosine/np" not in variants
+    assert len(variants) == 2 * (2 * 3 + 3) and "D-RISE cosine/debiased" in variants  # each also smoothed
+    assert "D-RISE cosine/np" not in variants and "Saliency + smoothed" in variants
     assert len(first) == 5 * len(variants)
     second = [r for r in records if r["seed"] == 1]
-    assert {r["position"] for r in second} == {0, 1} and {r["variant"] for r in second} == variants - {"Saliency"}
+    assert {r["position"] for r in second} == {0, 1}
+    assert {r["variant"] for r in second} == variants - {"Saliency", "Saliency + smoothed"}
     assert all((r["emprt"] is not None) == (r["position"] < 2) for r in first)
 
     # the chunk at position 2 re-measured by hand: same maps, same metrics
@@ -60,6 +62,15 @@ def test_evaluation_stores_every_variant_measured_as_the_metrics_measure_it(tmp_
                     key=lambda r: r["position"])
     np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)
     np.testing.assert_allclose([r["mu_fidelity"] for r in stored], fidelity, atol=1e-6)
+    # its smoothed row: the same map blurred by the declared Gaussian (sigma = (8 / 7) / sqrt(6) on 8x8 images)
+    sigma = 8 / 7 / np.sqrt(6)
+    assert settings["smoothing"] == {"grid": 7, "sigma": pytest.approx(sigma)}
+    smoothed = explain.smooth_maps(maps["probability/debiased"], sigma)
+    direct = metrics.road(model, images[2:4], smoothed, classes=labels[2:4], seed=(3, 2),
+                          fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
+    stored = sorted((r for r in first if r["variant"] == "D-RISE probability/debiased + smoothed"
+                     and r["position"] in (2, 3)), key=lambda r: r["position"])
+    np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)
     assert [r["id"] for r in stored] == [2, 3] and [r["label"] for r in stored] == labels[2:4].tolist()
     assert settings["primary_metric"] == "road_gap" and settings["drise"]["sampling"] == "antithetic"
 
@@ -76,7 +87,8 @@ def test_resume_refuses_other_settings_and_an_existing_run_without_resume(tmp_pa
     finished = _run(tmp_path / "run", model, images, labels, methods={}, similarities=["cosine"], resume=True)
     assert finished.finished() == [0]
     (tmp_path / "run" / "chunks" / ".tmp-abc").write_text("{half a chunk")  # what a kill mid-write leaves
-    assert len(evaluation.read_records(tmp_path / "run")[1]) == 2 * 2 * 3  # 2 images x 2 seeds x 3 variants
+    # 2 images x 2 seeds x 3 variants, each also smoothed
+    assert len(evaluation.read_records(tmp_path / "run")[1]) == 2 * 2 * 3 * 2
 
 
 SCRIPT = textwrap.dedent("""
@@ -173,3 +185,24 @@ def test_constant_maps_are_one_order_apart_from_every_other():
     _, measured_as = run.measure(images, labels, {"zero": np.zeros_like(maps), "one": np.ones_like(maps), "a": maps,
                                                   "partly constant": partly_constant}, metric_seed=(0,))
     assert measured_as == {"zero": "zero", "one": "zero", "a": "a", "partly constant": "partly constant"}
+
+
+def test_mask_designs_are_rows_of_their_own_from_the_same_seed(tmp_path):
+    model = tiny_cnn()
+    images, labels = _data(2)
+    designs = {"2x2 nearest": {"grid_size": 2, "upsample": "nearest"}, "4x4 bilinear": {"grid_size": 4,
+                                                                                        "upsample": "bilinear"}}
+    _run(tmp_path / "run", model, images, labels, methods={}, similarities=["probability"], designs=designs,
+         noise_images=0, mprt_images=0, smoothing=False)
+    settings, records = evaluation.read_records(tmp_path / "run")
+    assert settings["designs"] == designs and "smoothing" not in settings
+    assert {r["variant"] for r in records} == {f"D-RISE {d} probability/{a}" for d in designs
+                                               for a in ("none", "coverage", "debiased")}
+    for label, design in designs.items():  # each design's rows are that design's D-RISE, seeded like the run
+        drise = DRise(model, seed=3, sampling="antithetic", **{**DRISE, **design})
+        maps = drise.explain_scores(images, labels, similarities=["probability"], aggregations=("none",))
+        direct = metrics.road(model, images, maps["probability/none"], classes=labels, seed=(3, 0),
+                              fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
+        stored = sorted((r for r in records if r["variant"] == f"D-RISE {label} probability/none"),
+                        key=lambda r: r["position"])
+        np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from drise_tf.core.compat import keras
 from drise_tf.explain import DRise, Explainer, similarity
+from drise_tf.explain.masks import generate_masks
 
 BUILTIN_SCORES = ["cosine", "cross_entropy", "neg_cross_entropy", "probability", "cosine_prediction", "kl", "js",
                   "margin"]
@@ -108,8 +109,17 @@ def test_seed_reproducibility(model, images):
     np.testing.assert_array_equal(a, DRise(model, n_masks=10, seed=9).explain(images[0], [1]))
     assert not np.allclose(a, DRise(model, n_masks=10, seed=10).explain(images[0], [1]))
     explainer = DRise(model, n_masks=10, seed=9)
-    np.testing.assert_array_equal(explainer.masks, explainer.masks)  # made once per instance
+    masks = explainer.masks
+    # the masks are the mask module's with the same seed (iid: the first draw equals generate_masks), a second
+    # explainer with the same seed draws the same ones, another seed other ones
+    reference = generate_masks(10, explainer.grid_size, explainer.p, (32, 32), upsample=explainer.upsample,
+                               shift=explainer.shift, seed=9)
+    assert masks.shape == (10, 32, 32) and set(np.unique(masks)) == {0.0, 1.0}
+    np.testing.assert_array_equal(masks, reference)
+    np.testing.assert_array_equal(masks, DRise(model, n_masks=10, seed=9).masks)
+    assert not np.array_equal(masks, DRise(model, n_masks=10, seed=10).masks)
     np.testing.assert_array_equal(explainer.explain(images[0], [1]), explainer.explain(images[0], [1]))
+    np.testing.assert_array_equal(explainer.masks, masks)  # made once per instance: explaining draws no new masks
 
 
 def test_several_images_share_masks_and_match_one_by_one(model, images):

@@ -292,10 +292,36 @@ def test_minmax_normalisation_is_the_same_rule_for_every_method(model, images, n
     assert scaled.min() >= 0 and scaled.max() <= 1
 
 
+def minmax_by_hand(maps):
+    """(x - min) / (max - min) of each map on its own, in float64, pixel by pixel; a constant map becomes zeros."""
+    maps = np.asarray(maps, dtype=np.float64)
+    out = np.zeros_like(maps)
+    for k, m in enumerate(maps):
+        low, high = m.min(), m.max()
+        if high > low:
+            out[k] = (m - low) / (high - low)
+    return out
+
+
 def test_normalize_maps_by_hand():
     maps = np.array([[[1.0, 3.0], [2.0, 5.0]], [[4.0, 4.0], [4.0, 4.0]]], np.float32)
     expected = np.array([[[0.0, 0.5], [0.25, 1.0]], [[0, 0], [0, 0]]], np.float32)
     np.testing.assert_allclose(normalize_maps(maps, "minmax"), expected)
+    # the closed form per map: each map on its own scale (negative, tiny, huge, one hot pixel, float64 input),
+    # float32 out; the order of the pixels is kept
+    rng = np.random.default_rng(0)
+    edge = np.stack([rng.normal(size=(5, 7)) - 3.0, 1e-6 * rng.random((5, 7)), 1e6 * rng.random((5, 7)),
+                     np.eye(5, 7), -np.eye(5, 7), np.full((5, 7), -2.5)])
+    scaled = normalize_maps(edge, "minmax")
+    assert scaled.dtype == np.float32 and scaled.shape == edge.shape
+    np.testing.assert_allclose(scaled, minmax_by_hand(edge), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(scaled[3], np.eye(5, 7))  # one hot pixel per row stays exactly 0 / 1
+    np.testing.assert_array_equal(scaled[4], 1 - np.eye(5, 7))  # reversed sign: the hot pixels are now the lowest
+    np.testing.assert_array_equal(scaled[5], 0)  # constant: zeros, not NaN
+    for raw, out in zip(edge[:3], scaled[:3]):
+        np.testing.assert_array_equal(np.argsort(out, axis=None, kind="stable"),
+                                      np.argsort(raw.astype(np.float32), axis=None, kind="stable"))
+    np.testing.assert_allclose(normalize_maps(edge[:1] * 2 + 7, "minmax"), scaled[:1], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(normalize_maps(maps, "none"), maps)
     with pytest.raises(ValueError, match="normalize"):
         normalize_maps(maps, "l2")
@@ -333,8 +359,13 @@ def test_drise_and_rise_adapters_forward_to_the_engine(model, images):
     options = dict(n_masks=16, grid_size=4, batch_size=8, seed=3)
     maps = make_explainer("drise", model, **options).explain(images, TARGETS)
     np.testing.assert_allclose(maps, DRise(model, **options).explain(images, TARGETS))
-    rise = make_explainer("rise", model, n_masks=16, grid_size=4, batch_size=8, seed=3, normalize="minmax").explain(images, TARGETS)
-    assert rise.shape == (3, 8, 8) and rise.min() == 0 and rise.max() == pytest.approx(1)
+    rise_options = dict(n_masks=16, grid_size=4, batch_size=8, seed=3)
+    raw = make_explainer("rise", model, **rise_options).explain(images, TARGETS)
+    rise = make_explainer("rise", model, normalize="minmax", **rise_options).explain(images, TARGETS)
+    assert rise.shape == (3, 8, 8) and np.ptp(raw, axis=(1, 2)).min() > 0  # no constant map: the rule is tested
+    np.testing.assert_allclose(rise, minmax_by_hand(raw), rtol=1e-5, atol=1e-6)  # (x - min) / (max - min) per map
+    np.testing.assert_array_equal(rise.min(axis=(1, 2)), 0)
+    np.testing.assert_allclose(rise.max(axis=(1, 2)), 1, rtol=1e-6)
 
 
 def test_drise_runs_on_224_pixel_inputs():
@@ -362,3 +393,24 @@ def test_class_visualisation_is_seeded_and_raises_the_class_logit(model, logits_
         explain.class_visualisation(model, [3], steps=1)
     with pytest.raises(ValueError, match="steps"):
         explain.class_visualisation(model, [0], steps=0)
+
+
+def test_smooth_maps_is_a_gaussian_of_the_stated_width_per_map():
+    from drise_tf.explain import smooth_maps
+
+    maps = np.zeros((3, 41, 41), np.float32)
+    maps[0, 20, 20] = 1.0  # a point: its blur is the kernel itself
+    maps[1] = 2.5  # a constant stays constant
+    maps[2, :, 20] = 1.0  # a line: blurred across, not along
+    out = smooth_maps(maps, 1.87)
+    rows, columns = np.mgrid[:41, :41] - 20
+    assert out[0].sum() == pytest.approx(1.0, abs=1e-5)
+    assert (out[0] * rows**2).sum() == pytest.approx(1.87**2, rel=1e-3)  # variance = sigma^2 (closed form)
+    assert (out[0] * columns**2).sum() == pytest.approx(1.87**2, rel=1e-3)
+    np.testing.assert_allclose(out[1], 2.5, rtol=1e-6)
+    np.testing.assert_allclose(out[2], out[2][:1].repeat(41, axis=0), atol=1e-6)  # each map on its own, not the batch
+    assert (out[2, 0] * (np.arange(41) - 20) ** 2).sum() == pytest.approx(1.87**2, rel=1e-3)
+    assert out.dtype == np.float32
+    for bad, match in ((np.zeros((4, 4)), r"\(B, H, W\)"), (np.zeros((1, 4, 4)), "sigma")):
+        with pytest.raises(ValueError, match=match):
+            smooth_maps(bad, 1.0 if bad.ndim == 2 else 0.0)

@@ -160,7 +160,8 @@ def test_antithetic_pairs_mirror_each_other_with_one_offset(sampling):
     np.testing.assert_array_equal(plan.grids[1::2], ~plan.grids[0::2])  # p = 0.5: the complement
     np.testing.assert_array_equal(plan.offsets[1::2], plan.offsets[0::2])
     masks = plan.render()
-    np.testing.assert_array_equal(masks[0::2] + masks[1::2], np.broadcast_to(masks[0::2] + masks[1::2], masks[0::2].shape))
+    np.testing.assert_array_equal(masks[0::2] + masks[1::2],
+                                  np.broadcast_to(masks[0::2] + masks[1::2], masks[0::2].shape))
     coverage = masks.sum(axis=0)
     assert coverage.max() - coverage.min() <= 100  # every pixel of a pair is kept exactly once, but for scipy's edge
     plan, _ = MaskStream(16, 0.3, 32, sampling=sampling, replicas=2, seed=0).draw(4000)
@@ -230,7 +231,8 @@ def test_every_design_is_unbiased_in_values_and_agrees_with_iid_at_large_n(sampl
     def agreement(maps):
         return np.mean([np.corrcoef(m.ravel(), reference)[0, 1] for m in maps])
 
-    assert agreement(_maps_of(sampling, 3, 2048, 0.3, seed=5)) >= agreement(_maps_of("iid", 3, 2048, 0.3, seed=6)) - 0.03
+    assert (agreement(_maps_of(sampling, 3, 2048, 0.3, seed=5))
+            >= agreement(_maps_of("iid", 3, 2048, 0.3, seed=6)) - 0.03)
 
 
 def test_stream_bad_arguments():

@@ -41,7 +41,8 @@ def test_extrapolation_closed_forms():
 
     one = np.ones(1)
     assert stability.extrapolate(0.5 * one, None, 2 * one, one)[0] == pytest.approx(projected(0.5, 2))
-    assert stability.extrapolate(0.3 * one, None, 3 * one, 3 * one)[0] == pytest.approx(stability.pearson_to_spearman(0.3))
+    assert (stability.extrapolate(0.3 * one, None, 3 * one, 3 * one)[0]
+            == pytest.approx(stability.pearson_to_spearman(0.3)))
     assert stability.extrapolate(-0.2 * one, None, 2 * one, one)[0] == 0.0  # no signal, nothing to project
     # quarters that follow Spearman-Brown exactly give rate 1; quarters as good as halves give rate 0
     r_half = 1 / (1 + 4.0 / 50)

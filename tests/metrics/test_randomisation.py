@@ -7,8 +7,8 @@ import tensorflow as tf
 from toy_models import tiny_cnn
 
 from drise_tf import metrics
-from drise_tf.metrics import randomisation
 from drise_tf.core.compat import keras
+from drise_tf.metrics import randomisation
 
 H = W = 8
 

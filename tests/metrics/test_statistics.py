@@ -95,3 +95,34 @@ def test_compact_letters_share_a_letter_exactly_when_not_different():
             for b in names[i + 1:]:
                 share = bool(set(letters[a]) & set(letters[b]))
                 assert share == ((a, b) not in different), (a, b, letters, different)
+
+
+def test_factorial_contrasts_recover_known_effects_of_a_two_level_design():
+    from drise_tf.metrics import factorial_contrasts, paired_effects
+
+    rng = np.random.default_rng(0)
+    n = 40
+    base = rng.normal(size=n)
+    cells = {}
+    for a in (0, 1):
+        for b in (0, 1):
+            for c in (0, 1):
+                sa, sb = 2 * a - 1, 2 * b - 1  # C has no effect
+                # effects (level 1 minus level 0): A 2 * 0.3, B 2 * -0.1, C 0, A x B 2 * 0.05
+                cells[(a, b, c)] = base + 0.3 * sa - 0.1 * sb + 0.05 * sa * sb
+    effects = factorial_contrasts(cells, ["A", "B", "C"])
+    assert list(effects) == ["A", "B", "C", "A x B", "A x C", "B x C"]
+    expected = {"A": 0.6, "B": -0.2, "C": 0.0, "A x B": 0.1, "A x C": 0.0, "B x C": 0.0}
+    for name, value in expected.items():
+        np.testing.assert_allclose(effects[name], value, atol=1e-12)
+    # by hand for A x B: half the difference of A's effect at B = 1 and at B = 0
+    a_at_b1 = np.mean([cells[(1, 1, c)] - cells[(0, 1, c)] for c in (0, 1)], axis=0)
+    a_at_b0 = np.mean([cells[(1, 0, c)] - cells[(0, 0, c)] for c in (0, 1)], axis=0)
+    np.testing.assert_allclose(effects["A x B"], (a_at_b1 - a_at_b0) / 2, atol=1e-12)
+    assert list(factorial_contrasts(cells, ["A", "B", "C"], max_order=1)) == ["A", "B", "C"]
+    with pytest.raises(ValueError, match="missing"):
+        factorial_contrasts({k: v for k, v in cells.items() if k != (1, 1, 1)}, ["A", "B", "C"])
+    noisy = {"A": effects["A"] + rng.normal(0, 0.01, n), "C": rng.normal(0, 1, n)}
+    rows = paired_effects(noisy, n_resamples=500)
+    assert [r["effect"] for r in rows] == ["A", "C"] and rows[0]["significant"] and not rows[1]["significant"]
+    assert rows[0]["low"] < 0.6 < rows[0]["high"] and rows[0]["p_holm"] >= rows[0]["p"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 import tensorflow as tf
 from toy_models import tiny_bn_classifier
 
-from drise_tf.training import loop
 from drise_tf.core.compat import MODEL_SUFFIX, keras
+from drise_tf.training import loop
 from drise_tf.training.schedules import learning_rate_at, thesis_learning_rate
 
 # ------------------------------------------------------------------------------------------------------ schedules
@@ -92,7 +93,8 @@ def test_interrupted_run_resumes_exactly(toy, tmp_path):
     ckpt = keras.models.load_model(tmp_path / "cut" / "checkpoints" / f"epoch_003{MODEL_SUFFIX}")
     assert int(ckpt.optimizer.iterations.numpy()) == 3 * 2  # the schedule continued at the right step
 
-    again = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "cut", epochs=3, resume=True, **KW)
+    again = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "cut", epochs=3, resume=True,
+                       **KW)
     assert again == history  # nothing left to do
     with pytest.raises(ValueError, match="settings differ"):
         loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "cut", epochs=4, resume=True, **KW)
@@ -108,7 +110,8 @@ def test_epoch0_on_test_set_like_the_thesis(toy, tmp_path):
     assert thesis["val_loss"][0] == pytest.approx(evaluate(tiny_bn_classifier(), *test_pair)["loss"], rel=1e-4)
     assert default["val_loss"][0] == pytest.approx(evaluate(tiny_bn_classifier(), *val_pair)["loss"], rel=1e-4)
     assert thesis["val_loss"][1] == pytest.approx(default["val_loss"][1], rel=1e-5)  # later epochs: validation
-    no_epoch0 = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "c", epochs=1, epoch0=False, **KW)
+    no_epoch0 = loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path / "c", epochs=1,
+                           epoch0=False, **KW)
     assert no_epoch0["epoch"] == [1]
 
 
@@ -173,7 +176,8 @@ def test_train_under_mirrored_strategy(toy, tmp_path):
     odd = loop.train(tiny_bn_classifier(), (np.concatenate([x, xv[:1]]), np.concatenate([y, yv[:1]])), (xv, yv),
                          out_dir=tmp_path / "odd", epochs=1, strategy=strategy, **KW)
     assert np.isfinite(odd["loss"]).all() and np.isfinite(odd["val_loss"]).all()
-    single = loop.train(tiny_bn_classifier(), train_pair, (xv, yv), out_dir=tmp_path / "one", epochs=1, epoch0=True, **KW)
+    single = loop.train(tiny_bn_classifier(), train_pair, (xv, yv), out_dir=tmp_path / "one", epochs=1,
+                        epoch0=True, **KW)
     assert odd["val_loss"][0] == pytest.approx(single["val_loss"][0], rel=1e-5)  # same untrained model and data
     one_val = loop.train(tiny_bn_classifier(), train_pair, (xv[:1], yv[:1]), out_dir=tmp_path / "v1", epochs=1,
                              strategy=strategy, **KW)
@@ -209,3 +213,26 @@ def test_train_bad_data(toy, tmp_path):
             loop.train(tiny_bn_classifier(), train_pair, val_pair, out_dir=tmp_path, epochs=1, **KW)
     with pytest.raises(ValueError, match="val_data"):
         loop.train(tiny_bn_classifier(), (x, y), None, out_dir=tmp_path, epochs=1, **KW)
+
+
+def test_kept_epochs_stay_and_label_smoothing_reaches_the_loss(toy, tmp_path, capsys):
+    from drise_tf.training.recipes import get_recipe
+
+    train_pair, val_pair, _ = toy
+    smoothed = dataclasses.replace(get_recipe("thesis"), label_smoothing=0.3)
+    model = tiny_bn_classifier()
+    loop.train(model, train_pair, val_pair, out_dir=tmp_path, epochs=3, keep_epochs=(1,),
+               **{**KW, "recipe": smoothed, "verbose": 2})
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert checkpoints == [f"epoch_001{MODEL_SUFFIX}", f"epoch_003{MODEL_SUFFIX}", "state.json"]
+    printed = capsys.readouterr().out
+    assert "[train] epoch 3/3:" in printed and "min left" in printed
+    loss = keras.models.load_model(tmp_path / "checkpoints" / f"epoch_003{MODEL_SUFFIX}").loss
+    assert loss.get_config()["label_smoothing"] == pytest.approx(0.3)
+    # the smoothed loss by hand: cross-entropy against (1 - 0.3) * one-hot + 0.3 / 10
+    probs = np.full((1, 10), 0.05, "float32")
+    probs[0, 2] = 0.55
+    target = np.full(10, 0.03)
+    target[2] += 0.7
+    assert float(loss(np.eye(10, dtype="float32")[[2]], probs)) == pytest.approx(-(target * np.log(probs[0])).sum(),
+                                                                                 rel=1e-5)

@@ -10,7 +10,15 @@ from drise_tf.training.schedules import OneCycle
 # ------------------------------------------------------------------------------------------------------ schedules
 
 def test_recipes():
-    assert set(training.RECIPES.available()) == {"thesis", "onecycle", "cpu_onecycle", "adam_cnn"}
+    assert set(training.RECIPES.available()) == {"thesis", "onecycle", "cpu_onecycle", "cpu_strong", "adam_cnn"}
+    strong = training.get_recipe("cpu_strong")
+    assert (strong.epochs, strong.batch_size, strong.augmentation, strong.label_smoothing) == (
+        50, 128, "random_cutout", 0.1)
+    strong_optimizer = strong.make_optimizer(strong.make_schedule(149, 50, 19_000, 128, False))
+    # decoupled decay 5e-3 = PyTorch's coupled 5e-4 amplified by the momentum's 1 / (1 - 0.9)
+    assert strong_optimizer.nesterov and float(strong_optimizer.weight_decay) == pytest.approx(5e-4 / (1 - 0.9))
+    assert isinstance(strong.make_schedule(149, 50, 19_000, 128, False), OneCycle)
+    assert training.get_recipe("thesis").label_smoothing == 0.0
     cpu = training.get_recipe("cpu_onecycle")
     assert (cpu.epochs, cpu.batch_size, cpu.augmentation) == (8, 128, "random")
     cpu_optimizer = cpu.make_optimizer(cpu.make_schedule(100, 8, 12_800, 128, False))

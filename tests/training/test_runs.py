@@ -93,3 +93,50 @@ def test_simple_cnn_one_epoch_on_real_data(cifar_subset_file, tmp_path):
                                 n_train=4000, n_val=1000, n_test=1000, epochs=1, batch_size=32,
                                 evaluate_train=False, verbose=0)
     assert result["evaluation"]["accuracy"] > 0.3  # chance is 0.1
+
+
+def test_a_run_is_checked_against_its_manifest(npz_source, tmp_path):
+    training.train_run(tmp_path, recipe="adam_cnn", architecture="simple_cnn", data=npz_source, n_val=20, n_train=40,
+                       n_test=10, epochs=1, batch_size=20, verbose=0)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())["files"]
+    assert set(manifest) == {f"model{MODEL_SUFFIX}", "standardizer.json", "history.json", "history.csv"}
+    import hashlib
+
+    model_file = tmp_path / f"model{MODEL_SUFFIX}"
+    assert manifest[model_file.name]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert training.verify_run(tmp_path) is True
+    training.load_run(tmp_path)
+    content = model_file.read_bytes()
+    model_file.write_bytes(content[: len(content) // 2])  # truncated
+    with pytest.raises(ValueError, match=r"model\.keras does not match .*manifest\.json.*truncated or altered"):
+        training.load_run(tmp_path)
+    model_file.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # same size, one bit flipped
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        training.load_run(tmp_path)
+    model_file.write_bytes(content)
+    (tmp_path / "standardizer.json").unlink()
+    with pytest.raises(FileNotFoundError, match="standardizer.json"):
+        training.load_run(tmp_path)
+    assert training.verify_run(tmp_path / "elsewhere") is False  # no manifest: a run from before manifests
+
+
+def test_a_kept_checkpoint_exports_as_a_float32_run_of_its_own(npz_source, tmp_path):
+    training.train_run(tmp_path / "run", recipe="cpu_strong", architecture="resnet18", width=2, data=npz_source,
+                       n_val=20, n_train=40, n_test=10, epochs=2, batch_size=10, precision="bfloat16",
+                       keep_epochs=(1,), verbose=0)
+    checkpoint = keras.models.load_model(tmp_path / "run" / "checkpoints" / f"epoch_001{MODEL_SUFFIX}")
+    result = training.export_checkpoint(tmp_path / "run", 1, tmp_path / "early", architecture="resnet18", width=2,
+                                        data=npz_source, n_test=10, verbose=0)
+    model, standardizer = training.load_run(tmp_path / "early")  # checked against its manifest
+    assert training.verify_run(tmp_path / "early")
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert all(layer.compute_dtype == "float32" for layer in model.layers if hasattr(layer, "compute_dtype"))
+    for mine, theirs in zip(model.get_weights(), checkpoint.get_weights()):
+        np.testing.assert_array_equal(mine, np.asarray(theirs, np.float32))
+    final, _ = training.load_run(tmp_path / "run")
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), final.get_weights()))  # an early model
+    assert result["evaluation"]["n"] == 10
+    assert json.loads((tmp_path / "early" / "evaluation.json").read_text())["accuracy"] == result["evaluation"][
+        "accuracy"]
+    with pytest.raises(FileNotFoundError, match="keep_epochs including 5"):
+        training.export_checkpoint(tmp_path / "run", 5, tmp_path / "later", architecture="resnet18", width=2)

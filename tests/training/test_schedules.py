@@ -1,4 +1,5 @@
-"""Tests of drise_tf.training.schedules against closed forms: the thesis cosine decay (with and without its quirk), OneCycle."""
+"""Tests of drise_tf.training.schedules against closed forms: the thesis cosine decay (with and without its quirk),
+OneCycle."""
 from __future__ import annotations
 
 import math
@@ -49,7 +50,8 @@ def _onecycle_reference(step, max_lr, total, pct=0.3, div=25.0, final_div=1e4):
 def test_onecycle_against_closed_form_and_landmarks():
     schedule = OneCycle(max_lr=0.1, total_steps=1000)
     for step in (0, 1, 150, 299, 300, 500, 998, 999, 5000):
-        assert learning_rate_at(schedule, step) == pytest.approx(_onecycle_reference(step, 0.1, 1000), rel=1e-5, abs=1e-9)
+        expected = _onecycle_reference(step, 0.1, 1000)
+        assert learning_rate_at(schedule, step) == pytest.approx(expected, rel=1e-5, abs=1e-9)
     assert learning_rate_at(schedule, 0) == pytest.approx(0.1 / 25)
     assert learning_rate_at(schedule, 299) == pytest.approx(0.1)  # the peak
     assert learning_rate_at(schedule, 999) == pytest.approx(0.1 / 25 / 1e4, rel=1e-4)
