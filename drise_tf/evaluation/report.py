@@ -162,7 +162,8 @@ def factorial_effects(records: Sequence[Mapping[str, Any]], metric: str = PRIMAR
                       seed: int = 0) -> Tuple[List[dict], List[dict]]:
     """Why RISE beats D-RISE: the main effects and two-factor interactions of the mask-design factorial (grid,
     upsampling, score, smoothing; :data:`FACTORS`) on ``metric``, and RISE's lead over the thesis's D-RISE split
-    along the path score -> grid -> upsampling -> what is left (RISE itself), raw and after the smoothing control.
+    along the path score -> grid -> upsampling -> what is left (RISE itself), with grid and upsampling also taken in
+    the other order (they interact, so each one's share depends on the order), raw and after the smoothing control.
 
     Every effect and step is a per-image paired difference (bootstrap interval, Wilcoxon, Holm over the family) with
     its Monte Carlo noise (the same effect on the noise images under the second mask seed; :func:`seed_noise`).
@@ -200,6 +201,10 @@ def factorial_effects(records: Sequence[Mapping[str, Any]], metric: str = PRIMAR
                 factorial_variant("7x7", "bilinear", "probability", smoothing), "RISE" + suffix]
         for label, start, end in zip(("score", "grid", "upsampling", "rest (RISE itself)"), path, path[1:]):
             steps.append({"smoothing": smoothing, "step": label, "from": start, "to": end})
+        # grid and upsampling interact: the same two steps in the other order
+        via = factorial_variant("16x16", "bilinear", "probability", smoothing)
+        steps.append({"smoothing": smoothing, "step": "upsampling first", "from": path[1], "to": via})
+        steps.append({"smoothing": smoothing, "step": "grid second", "from": via, "to": path[3]})
         steps.append({"smoothing": smoothing, "step": "whole lead", "from": path[0], "to": path[-1]})
     lead = []
     for step in steps:

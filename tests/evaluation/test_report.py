@@ -168,6 +168,9 @@ def test_the_factorial_report_recovers_known_effects_and_splits_rises_lead(tmp_p
     assert raw["score"]["mean"] == pytest.approx(0.06) and raw["grid"]["mean"] == pytest.approx(0.10 + 0.02)
     assert raw["upsampling"]["mean"] == pytest.approx(0.04) and raw["rest (RISE itself)"]["mean"] == pytest.approx(0)
     assert sum(raw[s]["share"] for s in ("score", "grid", "upsampling", "rest (RISE itself)")) == pytest.approx(1)
+    assert sum(raw[s]["share"] for s in ("score", "upsampling first", "grid second", "rest (RISE itself)")) == (
+        pytest.approx(1))
+    assert raw["upsampling first"]["mean"] == pytest.approx(0.04) and raw["grid second"]["mean"] == pytest.approx(0.12)
     smoothed = {row["step"]: row for row in lead if row["smoothing"] == "smoothed"}
     assert smoothed["grid"]["mean"] == pytest.approx(0.10 - 0.02)  # the interaction: smoothing shrinks the grid gain
     store = ResultStore(tmp_path / "run", {"seed": 0, "designs": FACTORIAL_DESIGNS, "noise_images": noise_images,
