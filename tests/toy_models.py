@@ -24,3 +24,38 @@ def tiny_bn_classifier(seed: int = 0) -> keras.Model:
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer=init, name="predictions")(x)
     return keras.Model(inputs, outputs)
+
+
+def tiny_gap_classifier(size: int = 8, classes: int = 3) -> keras.Model:
+    """``size`` x ``size`` x 3 images, one conv, global average pooling, softmax over ``classes``; seeded."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+#: RISE's design (Petsiuk et al. 2018) as :func:`mask_design` spells it: grid, upsampling, p, shift, score, aggregation.
+RISE_DESIGN = ((7, 7), "bilinear", 0.5, None, "probability", "np")
+
+
+def mask_design(explainer) -> tuple:
+    """The design a D-RISE / RISE explainer was made with, as :data:`RISE_DESIGN` spells it."""
+    return (explainer.grid_size, explainer.upsample, explainer.p, explainer.shift, explainer.score.name,
+            explainer.aggregation)
+
+
+def spy_on_explainers(monkeypatch) -> list:
+    """Record every explainer ``drise_tf.explain.make_explainer`` makes, as (explainer name, explainer)."""
+    from drise_tf import explain
+
+    made, real = [], explain.make_explainer
+
+    def spy(name, model, **options):
+        explainer = real(name, model, **options)
+        made.append((name, explainer))
+        return explainer
+
+    monkeypatch.setattr(explain, "make_explainer", spy)
+    return made

@@ -6,21 +6,11 @@ import inspect
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from toy_models import RISE_DESIGN, mask_design, spy_on_explainers, tiny_gap_classifier
 
-from drise_tf import evaluation, explain
-from drise_tf.core.compat import keras
+from drise_tf import evaluation
 from drise_tf.evaluation import comparisons
 from drise_tf.explain.drise import DESIGN_OPTIONS, DRise
-
-
-def _model(size: int = 8):
-    tf.random.set_seed(0)
-    inputs = keras.Input((size, size, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs)
 
 
 def _images(n: int, size: int = 8, seed: int = 2):
@@ -30,27 +20,13 @@ def _images(n: int, size: int = 8, seed: int = 2):
 @pytest.fixture
 def made(monkeypatch):
     """Every explainer the comparisons make: (explainer name, explainer)."""
-    made, real = [], explain.make_explainer
-
-    def spy(name, model, **options):
-        explainer = real(name, model, **options)
-        made.append((name, explainer))
-        return explainer
-
-    monkeypatch.setattr(explain, "make_explainer", spy)
-    return made
+    return spy_on_explainers(monkeypatch)
 
 
-def _design(explainer: DRise) -> tuple:
-    return explainer.grid_size, explainer.upsample, explainer.p, explainer.shift, explainer.score.name, \
-        explainer.aggregation
-
-
-RISE_DESIGN = ((7, 7), "bilinear", 0.5, None, "probability", "np")  # Petsiuk et al. 2018
 
 
 def test_similarity_and_method_comparisons_are_seeded(tmp_path):
-    model = _model()
+    model = tiny_gap_classifier()
     images = np.random.default_rng(2).normal(size=(3, 8, 8, 3)).astype(np.float32)
     labels = np.array([0, 1, 2])
     options = dict(n_masks=12, grid_size=2, batch_size=6, seed=5)
@@ -95,56 +71,60 @@ def test_similarity_and_method_comparisons_are_seeded(tmp_path):
 
 def test_method_comparison_runs_rise_on_its_preset_though_the_shared_options_name_a_design(made):
     images, labels = _images(2, size=16)
-    found = comparisons.method_comparison(_model(16), images, labels, step=64, seed=1, n_masks=8, grid_size=16, p=0.3,
+    model = tiny_gap_classifier(16)
+    found = comparisons.method_comparison(model, images, labels, step=64, seed=1, n_masks=8, grid_size=16, p=0.3,
                                           upsample="nearest", batch_size=8)
     assert list(found.maps) == ["D-RISE cosine (thesis) p 0.3", "D-RISE probability p 0.3", "RISE", "Saliency",
                                 "SmoothGrad", "Grad-CAM", "Grad-CAM++", "Faster-Score-CAM"]
     rise = [explainer for name, explainer in made if name == "rise"]
     drise = [explainer for name, explainer in made if name == "drise"]
-    assert len(rise) == 1 and _design(rise[0]) == RISE_DESIGN
+    assert len(rise) == 1 and mask_design(rise[0]) == RISE_DESIGN
     assert (rise[0].n_masks, rise[0].batch_size, rise[0]._seed) == (8, 8, 1)  # the run options are shared
-    assert [_design(e)[:3] for e in drise] == [((16, 16), "nearest", 0.3)] * 2
-    assert [_design(e)[4:] for e in drise] == [("cosine", "none"), ("probability", "debiased")]
+    assert [mask_design(e)[:3] for e in drise] == [((16, 16), "nearest", 0.3)] * 2
+    assert [mask_design(e)[4:] for e in drise] == [("cosine", "none"), ("probability", "debiased")]
 
 
 def test_a_method_s_own_options_win_and_a_rise_with_its_own_design_says_so(made):
     images, labels = _images(2, size=16)
     methods = {"RISE": ("rise", {"grid_size": 4, "n_masks": 6}), "D-RISE": ("drise", {"grid_size": 4}),
                "RISE nearest": ("rise", {"upsample": "nearest", "seed": 9})}
-    maps, stability, _ = comparisons.explain_methods(_model(16), images, labels, methods=methods, seed=2, n_masks=8,
+    model = tiny_gap_classifier(16)
+    maps, stability, _ = comparisons.explain_methods(model, images, labels, methods=methods, seed=2, n_masks=8,
                                                      grid_size=8, batch_size=8)
     assert list(maps) == ["RISE 4x4", "D-RISE 4x4", "RISE nearest 7x7 nearest"] and list(stability) == list(maps)
     (_, rise), (_, drise), (_, nearest) = made
-    assert _design(rise) == ((4, 4), *RISE_DESIGN[1:]) and rise.n_masks == 6 and rise._seed == 2
+    assert mask_design(rise) == ((4, 4), *RISE_DESIGN[1:]) and rise.n_masks == 6 and rise._seed == 2
     assert drise.grid_size == (4, 4) and drise.n_masks == 8
-    assert _design(nearest) == ((7, 7), "nearest", *RISE_DESIGN[2:]) and nearest._seed == 9
+    assert mask_design(nearest) == ((7, 7), "nearest", *RISE_DESIGN[2:]) and nearest._seed == 9
 
 
 def test_rows_whose_names_collide_once_their_designs_are_stated_are_refused_before_any_work(made):
     with pytest.raises(ValueError, match="same name"):
-        comparisons.explain_methods(_model(), *_images(1), methods={"RISE 4x4": ("rise", {}),
+        comparisons.explain_methods(tiny_gap_classifier(), *_images(1), methods={"RISE 4x4": ("rise", {}),
                                                                     "RISE": ("rise", {"grid_size": 4})})
     assert made == []
 
 
 def test_sanity_check_runs_rise_on_its_preset(made):
     images, labels = _images(1, size=16)
-    rows = comparisons.sanity_check(_model(16), images, labels, methods={"RISE": ("rise", {}), "D-RISE": ("drise", {})},
+    model = tiny_gap_classifier(16)
+    rows = comparisons.sanity_check(model, images, labels, methods={"RISE": ("rise", {}), "D-RISE": ("drise", {})},
                                     layers=["predictions"], seed=0, n_masks=8, grid_size=16, p=0.5, batch_size=8)
     assert list(rows) == ["RISE", "D-RISE"] and [row["layer"] for row in rows["RISE"]] == [None, "predictions"]
-    rise = [_design(e) for name, e in made if name == "rise"]  # on the trained and the randomised models
+    rise = [mask_design(e) for name, e in made if name == "rise"]  # on the trained and the randomised models
     assert len(rise) >= 2 and set(rise) == {RISE_DESIGN}
     assert {e.grid_size for name, e in made if name == "drise"} == {(16, 16)}
 
 
 def test_the_evaluation_runs_rise_on_its_preset_though_its_drise_options_name_a_grid(made, tmp_path):
     images, labels = _images(2)
-    evaluation.evaluate_maps(_model(), images, labels, tmp_path / "run", drise_options={"n_masks": 8, "grid_size": 2,
+    model = tiny_gap_classifier()
+    evaluation.evaluate_maps(model, images, labels, tmp_path / "run", drise_options={"n_masks": 8, "grid_size": 2,
                                                                                         "batch_size": 8},
                              similarities=["cosine"], methods={"RISE": ("rise", {})}, noise_images=0, mprt_images=0,
                              chunk_size=2, progress=False)
     rise = [explainer for name, explainer in made if name == "rise"]
-    assert len(rise) == 1 and _design(rise[0]) == RISE_DESIGN and rise[0].n_masks == 8
+    assert len(rise) == 1 and mask_design(rise[0]) == RISE_DESIGN and rise[0].n_masks == 8
     variants = {record["variant"] for record in evaluation.read_records(tmp_path / "run")[1]}
     assert "RISE" in variants
 
