@@ -103,62 +103,45 @@ class Profile:
         return dataclasses.replace(self, **changes)
 
 
+# The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
+# at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
+# the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
+# measured the choice, see docs/results.md).
+_QUICK = Profile(
+    name="quick",
+    run_name="quick",
+    architecture="resnet18",
+    width=8,
+    recipe="cpu_onecycle",
+    epochs=6,
+    n_train=18000,
+    n_val=2000,
+    n_test=None,
+    augmentation="random",
+    lr_quirk=False,
+    epoch0_val="validation",
+    epoch0_train="originals",
+    n_masks=5000,
+    k_images=5,
+    k_compare=20,
+    compare_masks=1000,
+    k_sanity=4,
+    sanity_masks=500,
+    k_evaluate=1000,
+)
+
+
 PROFILES: Dict[str, Profile] = {
     "thesis": Profile(name="thesis", run_name="thesis"),
-    # The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
-    # at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
-    # the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
-    # measured the choice, see docs/results.md).
-    "quick": Profile(
-        name="quick",
-        run_name="quick",
-        architecture="resnet18",
-        width=8,
-        recipe="cpu_onecycle",
-        epochs=6,
-        n_train=18000,
-        n_val=2000,
-        n_test=None,
-        augmentation="random",
-        lr_quirk=False,
-        epoch0_val="validation",
-        epoch0_train="originals",
-        n_masks=5000,
-        k_images=5,
-        k_compare=20,
-        compare_masks=1000,
-        k_sanity=4,
-        sanity_masks=500,
-        k_evaluate=1000,
-    ),
+    "quick": _QUICK,
     # The thesis's network, strong, trained on a 2-core CPU in under 2 hours: ResNet-18 at base width 32 (a quarter of
     # the thesis's multiply-adds), the cpu_strong recipe for 50 epochs on 19,000 of the development subset's 20,000
     # training images, trained in bfloat16 (2x faster than float32 on this width with AVX512-BF16/AMX; on an AVX2-only
     # CPU train with --precision float32); the explanations run in float32. The trained run is shipped in
     # models/strong (benchmarks/strong_profile_tradeoff.py measured the choice; see docs/strong-network.md).
-    "strong": Profile(
-        name="strong",
-        run_name="strong",
-        architecture="resnet18",
-        width=32,
-        recipe="cpu_strong",
-        epochs=50,
-        n_train=19000,
-        n_val=1000,
-        n_test=None,
-        augmentation="random_cutout",
-        lr_quirk=False,
-        epoch0_val="validation",
-        epoch0_train="originals",
-        train_precision="bfloat16",
-        keep_epochs=(5, 10, 20),
-        n_masks=5000,
-        k_images=5,
-        k_compare=20,
-        compare_masks=1000,
-        k_sanity=4,
-        sanity_masks=500,
-        k_evaluate=1000,
+    "strong": _QUICK.replace(
+        name="strong", run_name="strong", width=32, recipe="cpu_strong", epochs=50, n_train=19000, n_val=1000,
+        augmentation="random_cutout", train_precision="bfloat16", keep_epochs=(5, 10, 20),
     ),
     # The Keras CNN study's model (simple_cnn, Adam, 16k images, 5 epochs): minutes on any CPU.
     "keras_cnn": Profile(
