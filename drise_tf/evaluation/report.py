@@ -226,8 +226,13 @@ def write_factorial(folder: str | os.PathLike, *, out: Optional[str | os.PathLik
     """:func:`factorial_effects` of a results folder written as ``factorial_<metric>.csv``, ``lead_<metric>.csv``
     and ``factorial_<metric>.md``; returns the paths and the markdown (``text``)."""
     settings, records = read_records(folder)
+    return _write_factorial(settings, records, pathlib.Path(out or folder), metric, n_resamples)
+
+
+def _write_factorial(settings: Mapping[str, Any], records: Sequence[Mapping[str, Any]], out: pathlib.Path,
+                     metric: str, n_resamples: int) -> Dict[str, str]:
+    """:func:`write_factorial` on records already read."""
     effects, lead = factorial_effects(records, metric, n_resamples=n_resamples, seed=int(settings.get("seed", 0)))
-    out = pathlib.Path(out or folder)
     columns = ["effect", "n", "mean", "low", "high", "p_holm", "noise", "within_noise"]
     text = (f"# Why RISE beats D-RISE: the mask-design factorial on {metric}\n\n"
             f"{effects[0]['n']} images; D-RISE on the grids 16x16 and 7x7, upsampled nearest and bilinear, scored "
@@ -328,7 +333,8 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
     written["report"] = write_text_atomic(out / "report.md", header + "\n" + "\n\n".join(sections) + "\n")
     if set(settings.get("designs") or {}) == set(FACTORIAL_DESIGNS) and settings.get("smoothing"):
         written.update({f"factorial_{kind}": path for kind, path in
-                        write_factorial(folder, out=out, n_resamples=n_resamples).items() if kind != "text"})
+                        _write_factorial(settings, records, out, PRIMARY_METRIC, n_resamples).items()
+                        if kind != "text"})
     return written
 
 
