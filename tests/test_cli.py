@@ -72,15 +72,18 @@ def test_unknown_profile_is_a_clear_error(capsys):
 
 def test_the_parser_choices_are_the_library_registries():
     from drise_tf.evaluation.run import METRICS
+    from drise_tf.explain.drise import PRECISIONS as DRISE_PRECISIONS
     from drise_tf.explain.masks import SAMPLINGS
     from drise_tf.reproduction.profiles import PROFILES
     from drise_tf.training import ARCHITECTURES, RECIPES
+    from drise_tf.training.loop import PRECISIONS as TRAINING_PRECISIONS
 
     assert set(cli.PROFILE_CHOICES) == set(PROFILES)
     assert set(cli.RECIPE_CHOICES) == set(RECIPES.available())
     assert set(cli.ARCHITECTURE_CHOICES) <= set(ARCHITECTURES.available())
     assert cli.SAMPLING_CHOICES == SAMPLINGS
     assert set(cli.METRIC_CHOICES) == set(METRICS)
+    assert cli.PRECISION_CHOICES == DRISE_PRECISIONS and set(cli.PRECISION_CHOICES) == set(TRAINING_PRECISIONS)
     import re
 
     from drise_tf.explain import similarity
@@ -134,9 +137,9 @@ def test_evaluate_maps_accepts_good_arguments_and_protects_an_existing_evaluatio
     run = _fake_run(tmp_path / "run")
     assert cli.main(["evaluate-maps", "--run", str(run), "--images", "4", "--noise-images", "2", "--mprt-images",
                      "0", "--chunk-size", "2", "--n-masks", "8", "--sampling", "antithetic_sobol",
-                     "--target-stability", "0.8", "--max-masks", "16"]) == 0
-    assert calls[0]["drise_options"] == {"n_masks": 8, "sampling": "antithetic_sobol", "target_stability": 0.8,
-                                         "max_masks": 16}
+                     "--target-stability", "0.8", "--max-masks", "16", "--precision", "bfloat16"]) == 0
+    assert calls[0]["drise_options"] == {"n_masks": 8, "sampling": "antithetic_sobol", "precision": "bfloat16",
+                                         "target_stability": 0.8, "max_masks": 16}
     (run / "evaluation").mkdir()
     (run / "evaluation" / "settings.json").write_text("{}")
     with pytest.raises(SystemExit):
