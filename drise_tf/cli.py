@@ -120,8 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="D-RISE / RISE masks per image (default: 2000; even for antithetic designs)")
     maps.add_argument("--sampling", default="antithetic", choices=SAMPLING_CHOICES, help="mask design")
     maps.add_argument("--precision", default="float32", choices=PRECISION_CHOICES,
-                      help="precision of the D-RISE / RISE masks' forward passes (bfloat16: several times faster on "
-                      "CPUs with AVX512-BF16 or AMX, softmax within ~1e-3; the metrics always run in float32)")
+                      help="precision of the forward passes of the D-RISE / RISE masks and of the metrics (bfloat16: "
+                      "several times faster on CPUs with AVX512-BF16 or AMX; softmax within ~1e-3, metrics within "
+                      "~0.001 per image); the gradient and CAM methods always run in float32")
     maps.add_argument("--target-stability", type=float, default=None,
                       help="run each map to this estimated two-seed Spearman in (0, 1) instead of a fixed --n-masks")
     maps.add_argument("--max-masks", type=_positive, default=None,

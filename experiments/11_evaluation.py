@@ -38,7 +38,7 @@ N_MASKS = exp.profile.evaluate_masks  # D-RISE / RISE masks per map (2000 antith
 SAMPLING = "antithetic"  # mask order: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
 TARGET_STABILITY = None  # e.g. 0.8: masks per image until every map's estimated two-seed Spearman reaches it
 MAX_MASKS = None  # with TARGET_STABILITY: most masks per image (None: 20 x N_MASKS)
-PRECISION = "float32"  # the masks' forward passes: "bfloat16" is several times faster on AVX512-BF16 / AMX CPUs
+PRECISION = "float32"  # forward passes of masks and metrics: "bfloat16" is ~4x faster on AVX512-BF16 / AMX CPUs
 NOISE_IMAGES = min(100, max(1, (N_IMAGES or 10000) // 10))  # first images with a second seed: Monte Carlo noise
 MPRT_IMAGES = NOISE_IMAGES  # the first images explained on the fully randomised model too: eMPRT
 CHUNK = 25 if exp.profile.name != "tiny" else 3  # images per stored chunk

@@ -25,7 +25,7 @@ exp = setup(__file__, load_data=False, load_model=False)
 N_IMAGES = 300 if exp.profile.name != "tiny" else 4  # test images, a seeded random choice
 N_MASKS = exp.profile.evaluate_masks  # masks per map and design, the same for every design (2000 antithetic)
 SAMPLING = "antithetic"
-PRECISION = "float32"  # the masks' forward passes: "bfloat16" is several times faster on AVX512-BF16 / AMX CPUs
+PRECISION = "float32"  # forward passes of masks and metrics: "bfloat16" is ~4x faster on AVX512-BF16 / AMX CPUs
 SIMILARITIES = ["cosine", "probability"]  # the thesis's score and RISE's, from the same forward passes
 DESIGNS = evaluation.FACTORIAL_DESIGNS  # grid 7x7 / 16x16 x upsampling nearest / bilinear
 NOISE_IMAGES = 100 if exp.profile.name != "tiny" else 2  # first images with a second mask seed: Monte Carlo noise

@@ -158,11 +158,12 @@ class Evaluation:
 
     # ----------------------------------------------------------------------------------------------- metrics
     def metric_model(self) -> Any:
-        """The model the metrics forward through: its float32 copy with every BatchNormalization folded into its
-        convolution (:func:`~drise_tf.explain.model_copies.forward_copy`; softmax within ~1e-6 of the model's, and
-        faster), made once. Always float32, whatever precision the masks run in."""
+        """The model the metrics forward through, made once: its copy with every BatchNormalization folded into its
+        convolution, in the precision of the masks' forward passes (:func:`~drise_tf.explain.model_copies.
+        forward_copy`; float32: softmax within ~1e-6 of the model's; bfloat16: within ~1e-3, and the metrics'
+        per-image values within ~0.001 of float32's, ``benchmarks/metric_precision.py``)."""
         if self._metric_model is None:
-            self._metric_model = forward_copy(self.model, "float32")
+            self._metric_model = forward_copy(self.model, self.drise_options.get("precision", "float32"))
         return self._metric_model
 
     def measure(self, images: np.ndarray, labels: np.ndarray, maps: Mapping[str, np.ndarray], *,
@@ -256,8 +257,9 @@ def evaluate_maps(
         Index of each image in its data set (stored with the results); default 0..n-1.
     drise_options : dict, optional
         Options over :data:`DRISE_OPTIONS` (2000 antithetic masks per image): the run options D-RISE and RISE share
-        (``n_masks``, ``sampling``, ``batch_size``, ``precision``, and ``target_stability`` with ``max_masks`` to run
-        every map to an estimated two-seed Spearman instead of a fixed N, ``n_masks`` then the first budget), and
+        (``n_masks``, ``sampling``, ``batch_size``, ``precision``: also that of the metrics' forward passes, and
+        ``target_stability`` with ``max_masks`` to run every map to an estimated two-seed Spearman instead of a fixed
+        N, ``n_masks`` then the first budget), and
         D-RISE's design (``grid_size``, ``upsample``, ``p``, ``shift``), which never reaches RISE (its own preset).
     similarities : sequence of str, optional
         D-RISE scores (default: every registered score).
