@@ -65,20 +65,25 @@ def save_model_atomic(model: Any, path: str | os.PathLike) -> str:
     return path
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> str:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> str:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_bytes_atomic`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def load_model(path: str | os.PathLike, **kwargs: Any) -> Any:

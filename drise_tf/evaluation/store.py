@@ -1,19 +1,24 @@
 """A resumable store of per-image results: one file per chunk of images, each written atomically (a temporary file,
 then a rename), and the settings they were computed with. A run killed at any moment leaves whole chunks only; a
-resumed run skips them and refuses other settings."""
+resumed run skips them and refuses other settings.
+
+Chunks are gzip-compressed JSON (``chunk-<start>.json.gz``, a tenth of the plain size, the same bytes for the same
+records), so that a finished results folder can be kept in a repository beside its report; plain ``.json`` chunks
+of older runs are read too."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pathlib
 import re
 from typing import Any, Dict, List, Mapping, Tuple
 
-from drise_tf.core.compat import write_json_atomic, write_text_atomic
+from drise_tf.core.compat import write_bytes_atomic, write_json_atomic
 
 SETTINGS_FILE = "settings.json"
 CHUNKS_FOLDER = "chunks"
-_CHUNK = re.compile(r"^chunk-(\d{6})\.json$")
+_CHUNK = re.compile(r"^chunk-(\d{6})\.json(\.gz)?$")
 
 
 class SettingsMismatchError(ValueError):
@@ -94,20 +99,23 @@ class ResultStore:
         """Store the records of the chunk that begins at position ``start``, atomically."""
         if self.read_only:
             raise ValueError(f"this store of {self.folder} is read-only (a worker that is not the chief)")
-        return write_text_atomic(_chunk_path(self.folder, start),
-                                 json.dumps({"start": start, "records": records}) + "\n")
+        text = json.dumps({"start": start, "records": records}) + "\n"
+        return write_bytes_atomic(self.folder / CHUNKS_FOLDER / f"chunk-{start:06d}.json.gz",
+                                  gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
 
 
-def _chunk_path(folder: pathlib.Path, start: int) -> pathlib.Path:
-    return folder / CHUNKS_FOLDER / f"chunk-{start:06d}.json"
+def _chunk_paths(folder: str | os.PathLike) -> Dict[int, pathlib.Path]:
+    """First position -> file of every chunk stored in a results folder (gzip-compressed or plain JSON)."""
+    chunks = pathlib.Path(folder) / CHUNKS_FOLDER
+    if not chunks.is_dir():
+        return {}
+    return {int(match.group(1)): chunks / match.group(0) for match in map(_CHUNK.match, sorted(os.listdir(chunks)))
+            if match}
 
 
 def finished_chunks(folder: str | os.PathLike) -> List[int]:
     """First positions of the chunks stored in a results folder, sorted."""
-    chunks = pathlib.Path(folder) / CHUNKS_FOLDER
-    if not chunks.is_dir():
-        return []
-    return sorted(int(match.group(1)) for match in map(_CHUNK.match, os.listdir(chunks)) if match)
+    return sorted(_chunk_paths(folder))
 
 
 def require_same_model(first: Mapping[str, Any] | str | os.PathLike,
@@ -152,7 +160,7 @@ def read_records(folder: str | os.PathLike) -> Tuple[Dict[str, Any], List[Dict[s
     folder = pathlib.Path(folder)
     settings = read_settings(folder)
     records: List[Dict[str, Any]] = []
-    for start in finished_chunks(folder):
-        with open(_chunk_path(folder, start), encoding="utf-8") as stream:
+    for _, path in sorted(_chunk_paths(folder).items()):
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as stream:
             records.extend(json.load(stream)["records"])
     return settings, records
