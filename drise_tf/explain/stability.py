@@ -11,7 +11,9 @@ Pearson scale of a Gaussian copula (r = 2 sin(pi rho / 6)) and extrapolated to N
 in ``log N`` with slope -1: ``z(N) = z(N/2) - a log 2``. The rate ``a`` is measured per map from the quarter and half
 points and kept in [0, 1]: rank agreement of maps with a few strong pixels grows more slowly than Spearman-Brown
 predicts (measured a = 0.85-0.9 on the quick model), and assuming a = 1 overestimated the stability by up to 0.05.
-The per-pixel standard error is the spread of the R replica maps (each on the full map's scale) over sqrt(R).
+The per-pixel standard error is the spread of the R replica maps (each on the full map's scale) over sqrt(R), and
+how reliably a pixel belongs to the map's most salient region is the share of replica maps in whose top region it
+lies (:func:`top_region_frequency`).
 """
 from __future__ import annotations
 
@@ -163,3 +165,39 @@ def replica_standard_error(replica_maps: np.ndarray) -> np.ndarray:
     if replicas < 2:
         raise ValueError(f"a standard error needs >= 2 replicas, got {replicas}")
     return replica_maps.std(axis=1, ddof=1) / math.sqrt(replicas)
+
+
+def top_region(maps: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Which pixels of each map (..., H, W) are among its top ``fraction`` of pixels, bool (..., H, W).
+
+    A pixel is in the top region when fewer than ``fraction`` x (H*W) pixels lie above it, counting a tie as half
+    above (its average rank ``r`` among the P = H*W pixels, 1 the lowest, satisfies P - r < fraction * P): without
+    ties exactly ``fraction`` x P pixels (rounded up), a tied group at the border all in or all out. A constant map
+    has no top region (no pixel is more salient than another).
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim < 2 or 0 in maps.shape[-2:]:
+        raise ValueError(f"maps must have shape (..., H, W) with H, W >= 1, got shape {maps.shape}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    flat = maps.reshape(*maps.shape[:-2], -1)
+    pixels = flat.shape[-1]
+    above = pixels - scipy.stats.rankdata(flat, axis=-1)
+    varying = flat.max(axis=-1, keepdims=True) > flat.min(axis=-1, keepdims=True)
+    return ((above < round(fraction * pixels, 9)) & varying).reshape(maps.shape)
+
+
+def top_region_frequency(replica_maps: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Per pixel, the share of the independent replica maps (B, R, H, W) in whose :func:`top_region` it lies,
+    float64 (B, H, W) in [0, 1].
+
+    1 where a pixel is among the top ``fraction`` in every replica (a hot spot that another mask seed keeps), about
+    ``fraction`` everywhere on a map of pure noise. Each replica holds N/R of the map's masks, so this is a
+    conservative view: the full map (N masks) is more reliable than one replica. Computed from the replica maps
+    alone, not from a normal approximation of the standard error (which flatters the highest pixels of a pure-noise
+    map: the winner's curse).
+    """
+    replica_maps = np.asarray(replica_maps, dtype=np.float64)
+    if replica_maps.ndim != 4 or replica_maps.shape[1] < 1:
+        raise ValueError(f"replica_maps must have shape (B, R, H, W), got shape {replica_maps.shape}")
+    return top_region(replica_maps, fraction).mean(axis=1)

@@ -104,6 +104,44 @@ def test_replica_standard_error_closed_form():
         stability.replica_standard_error(replica_maps[:, :1])
 
 
+
+def naive_top_region(values: np.ndarray, fraction: float) -> np.ndarray:
+    """One map (P,): a pixel is in when the pixels above it, a tie counting half, are fewer than fraction * P."""
+    if values.max() == values.min():
+        return np.zeros(values.shape, bool)
+    above = np.array([np.sum(values > v) + (np.sum(values == v) - 1) / 2 for v in values])
+    return above < fraction * len(values)
+
+
+def test_top_region_frequency_equals_a_loop_over_replicas():
+    rng = np.random.default_rng(3)
+    replica_maps = rng.integers(0, 6, size=(3, 5, 4, 5)).astype(np.float64)  # many ties
+    replica_maps[0, 1] = 2.0  # a constant replica: no salient pixel
+    replica_maps[1, :, 0, 0] = 99.0  # one pixel above the rest in every replica
+    want = np.zeros((3, 4, 5))
+    for b in range(3):
+        for r in range(5):
+            want[b] += naive_top_region(replica_maps[b, r].ravel(), 0.25).reshape(4, 5) / 5
+    got = stability.top_region_frequency(replica_maps, 0.25)
+    np.testing.assert_allclose(got, want)
+    assert got[1, 0, 0] == 1.0
+    distinct = rng.permutation(20).reshape(1, 1, 4, 5).astype(float)  # no ties: exactly ceil(0.12 * 20) = 3 pixels
+    assert stability.top_region(distinct, 0.12).sum() == 3
+    np.testing.assert_array_equal(stability.top_region(distinct, 0.1)[0, 0], distinct[0, 0] >= 18)
+    assert not stability.top_region(np.full((4, 4), 7.0), 0.9).any()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, True, "0.1"])
+def test_top_region_rejects_bad_fractions(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        stability.top_region(np.zeros((4, 4)), fraction)
+
+
+def test_top_region_frequency_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="replica_maps must have shape \\(B, R, H, W\\)"):
+        stability.top_region_frequency(np.zeros((2, 4, 4)))
+
+
 # ---------------------------------------------------------------------------------------------- on a trained model
 @pytest.fixture(scope="module")
 def trained(cifar_subset_file):
