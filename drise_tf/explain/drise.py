@@ -231,6 +231,11 @@ class DRise(Explainer):
         #: Per-pixel standard error of each map of the last :meth:`explain` call, float32 (B, H, W) (after
         #: ``normalize``); :meth:`explain_scores` stores a dict per variant.
         self.standard_error: Any = None
+        #: The independent replica maps behind each map of the last :meth:`explain` call, float32 (B, R, H, W), each
+        #: from its N/R masks on the full map's scale (after ``normalize``, rescaled as the map is); their mean is
+        #: about the map, their spread gives :attr:`standard_error` (R = 1: the map itself). :meth:`explain_scores`
+        #: stores a dict per variant. Kept from the forward passes the maps made: no extra model call.
+        self.replica_maps: Any = None
 
         input_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
         if input_shape is None or len(input_shape) != 4:
@@ -381,7 +386,7 @@ class DRise(Explainer):
         sums, scores, stability = self._accumulate(images, targets, (self.score,), return_scores, [variant],
                                                    return_stability)
         maps = self._maps(sums, *variant, images.shape[1:3])
-        self.standard_error = self._standard_error(sums, *variant, maps)
+        self.replica_maps, self.standard_error = self._replica_estimates(sums, *variant, maps)
         extras = ([scores[0]] if return_scores else []) + ([stability[variant]] if return_stability else [])
         return (maps, *extras) if extras else maps
 
@@ -420,7 +425,7 @@ class DRise(Explainer):
         dict, or a tuple of dicts
             ``"<score>/<aggregation>"`` -> float32 maps (B, H, W); then, as asked, the scores and
             ``"<score>/<aggregation>"`` -> float64 stabilities (B,). :attr:`standard_error` becomes the dict of
-            per-pixel standard errors.
+            per-pixel standard errors, :attr:`replica_maps` the dict of replica maps.
         """
         images = check_images(images, self.model)
         targets = self.resolve_targets(images, targets)
@@ -435,12 +440,12 @@ class DRise(Explainer):
                     for index, score in enumerate(scores_fns) for aggregation in aggregations}
         sums, scores, stability = self._accumulate(images, targets, scores_fns, return_scores,
                                                    list(variants.values()), return_stability)
-        maps, errors = {}, {}
+        maps, replica_maps, errors = {}, {}, {}
         for name, variant in variants.items():
             raw = self._maps(sums, *variant, images.shape[1:3])
-            errors[name] = self._standard_error(sums, *variant, raw)
+            replica_maps[name], errors[name] = self._replica_estimates(sums, *variant, raw)
             maps[name] = normalize_maps(raw, self.normalize)
-        self.standard_error = errors
+        self.replica_maps, self.standard_error = replica_maps, errors
         extras = ([{score.name: scores[index] for index, score in enumerate(scores_fns)}] if return_scores else []) + (
             [{name: stability[variant] for name, variant in variants.items()}] if return_stability else [])
         return (maps, *extras) if extras else maps
@@ -525,17 +530,22 @@ class DRise(Explainer):
         whole = sums.combine(score, np.ones((1, self.replicas)))
         return aggregate(whole, aggregation, self.p, self.n_masks)[:, 0].reshape(-1, *size).astype(np.float32)
 
-    def _standard_error(self, sums: ReplicaSums, score: int, aggregation: str, maps: np.ndarray) -> np.ndarray:
-        """Per-pixel standard error (B, H, W) of ``maps`` (raw), rescaled as ``normalize`` rescales the maps; NaN
-        with a single replica."""
-        if self.replicas < 2:
-            return np.full(maps.shape, np.nan, dtype=np.float32)
+    def _replica_estimates(self, sums: ReplicaSums, score: int, aggregation: str,
+                           maps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The replica maps (B, R, H, W) behind ``maps`` (raw, (B, H, W)) and their per-pixel standard error
+        (B, H, W), both float32 and rescaled as ``normalize`` rescales the maps; the error is NaN with a single
+        replica."""
         replica_maps = aggregate(sums.combine(score, np.eye(self.replicas)), aggregation, self.p, self.n_masks)
-        error = stability_lib.replica_standard_error(replica_maps).reshape(maps.shape)
+        replica_maps = replica_maps.reshape(len(maps), self.replicas, *maps.shape[1:])
+        error = stability_lib.replica_standard_error(replica_maps) if self.replicas >= 2 \
+            else np.full(maps.shape, np.nan)
         if self.normalize == "minmax":
-            span = maps.max(axis=(1, 2), keepdims=True) - maps.min(axis=(1, 2), keepdims=True)
-            error = np.divide(error, span, out=np.zeros_like(error), where=span > 0)
-        return error.astype(np.float32)
+            low = maps.min(axis=(1, 2), keepdims=True)
+            span = maps.max(axis=(1, 2), keepdims=True) - low
+            error = np.divide(error, span, out=error * 0.0, where=span > 0)  # a constant map: 0 (NaN stays NaN)
+            replica_maps = np.divide(replica_maps - low[:, np.newaxis], span[:, np.newaxis],
+                                     out=np.zeros_like(replica_maps), where=span[:, np.newaxis] > 0)
+        return replica_maps.astype(np.float32), error.astype(np.float32)
 
     def _stability(self, sums: ReplicaSums, score: int, aggregation: str, images: Any = slice(None)) -> np.ndarray:
         """Estimated two-seed Spearman (B,) of the maps of ``images``, from half and quarter maps of the replicas

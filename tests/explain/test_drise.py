@@ -376,14 +376,19 @@ def test_stability_and_standard_error_from_the_replicas(model, images):
     replica_maps = np.stack([np.einsum("bn,nhw->bhw", scores[:, r * 16 : (r + 1) * 16], masks[r * 16 : (r + 1) * 16])
                              * 4 for r in range(4)], axis=1)
     np.testing.assert_allclose(replica_maps.mean(axis=1), maps, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(explainer.replica_maps, replica_maps, rtol=1e-4, atol=1e-4)
+    assert explainer.replica_maps.dtype == np.float32 and explainer.replica_maps.shape == (3, 4, 32, 32)
     np.testing.assert_allclose(explainer.standard_error, replica_maps.std(axis=1, ddof=1) / 2, rtol=1e-3, atol=1e-5)
     normalized = DRise(model, n_masks=64, grid_size=8, seed=1, replicas=4, normalize="minmax")
     normalized.explain(images, [1, 2, 3])
-    span = (maps.max(axis=(1, 2)) - maps.min(axis=(1, 2)))[:, None, None]
+    low = maps.min(axis=(1, 2))[:, None, None]
+    span = maps.max(axis=(1, 2))[:, None, None] - low
     np.testing.assert_allclose(normalized.standard_error, explainer.standard_error / span, rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(normalized.replica_maps, (replica_maps - low[:, None]) / span[:, None], atol=1e-5)
     few = DRise(model, n_masks=1, seed=1)  # fewer masks than replicas: one replica, no error estimate
-    few.explain(images[:1], [1])
+    few_maps = few.explain(images[:1], [1])
     assert few.replicas == 1 and np.isnan(few.standard_error).all()
+    np.testing.assert_allclose(few.replica_maps[:, 0], few_maps, rtol=1e-6)
     with pytest.raises(ValueError, match=">= 2 mask replicas"):
         few.explain(images[:1], [1], return_stability=True)
 
@@ -401,7 +406,24 @@ def test_explain_scores_returns_scores_and_stabilities(model, images):
         images, [0, 1, 2], return_stability=True)
     np.testing.assert_allclose(stability["margin/debiased"], single_stability, atol=1e-6)
     np.testing.assert_allclose(maps["margin/debiased"], single, rtol=1e-5, atol=1e-5)
-    assert sorted(explainer.standard_error) == sorted(maps)
+    assert sorted(explainer.standard_error) == sorted(explainer.replica_maps) == sorted(maps)
+    np.testing.assert_allclose(explainer.replica_maps["margin/debiased"].mean(axis=1), maps["margin/debiased"],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_replica_maps_come_from_the_forward_passes_of_the_maps(model, images, monkeypatch):
+    """One compiled step per batch of masks, as without replica maps: they cost no forward pass."""
+    explainer = DRise(model, n_masks=40, grid_size=8, seed=1, replicas=4, batch_size=10)
+    steps = []
+    real_step = explainer._step
+
+    def counting_step(*args):
+        step = real_step(*args)
+        return lambda *inputs: steps.append(1) or step(*inputs)
+
+    monkeypatch.setattr(explainer, "_step", counting_step)
+    explainer.explain(images[:1], [1], return_stability=True)
+    assert len(steps) == 4 and explainer.replica_maps.shape == (1, 4, 32, 32)
 
 
 def test_adaptive_stopping(model, images):
