@@ -64,6 +64,7 @@ _EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
     "rank_correlation": ("drise_tf.metrics", "rank_correlation"),
     "topk_overlap": ("drise_tf.metrics", "topk_overlap"),
     "FigureBook": ("drise_tf.plotting", "FigureBook"),
+    "uncertainty_figure": ("drise_tf.plotting", "uncertainty_figure"),
     "Profile": ("drise_tf.reproduction", "Profile"),
     "get_profile": ("drise_tf.reproduction", "get_profile"),
     "reproduce": ("drise_tf.reproduction", "reproduce"),
@@ -127,7 +128,7 @@ if TYPE_CHECKING:
         road,
         topk_overlap,
     )
-    from drise_tf.plotting import FigureBook  # noqa: F401
+    from drise_tf.plotting import FigureBook, uncertainty_figure  # noqa: F401
     from drise_tf.reproduction import Profile, get_profile, reproduce  # noqa: F401
     from drise_tf.studies import epsilon_sweep, fgsm  # noqa: F401
     from drise_tf.training import (  # noqa: F401

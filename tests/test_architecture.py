@@ -14,7 +14,7 @@ ALLOWED = {
     "training": {"core", "data"},
     "explain": {"core"},
     "metrics": {"core", "explain"},
-    "plotting": {"core", "data"},
+    "plotting": {"core", "data", "explain"},
     "studies": {"core", "data", "training", "explain"},
     "evaluation": {"core", "data", "training", "explain", "metrics", "plotting"},
     "reproduction": {"core", "data", "training", "explain", "metrics", "plotting", "studies", "evaluation"},

@@ -1,6 +1,8 @@
 """Small Keras models shared by several test files (the 8x8 toy data of the metrics and training tests)."""
 from __future__ import annotations
 
+import numpy as np
+
 from drise_tf.core.compat import keras
 
 
@@ -33,6 +35,29 @@ def tiny_gap_classifier(size: int = 8, classes: int = 3) -> keras.Model:
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+def patch_model(size: int = 32, rows=(8, 16), cols=(20, 28), weight: float = 4.0, target: int = 3,
+                classes: int = 10) -> keras.Model:
+    """Class ``target``'s logit is ``weight`` x the mean of channel 0 over ``rows`` x ``cols`` of a ``size`` x
+    ``size`` image; everything else is ignored (every other logit is 0)."""
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Cropping2D(((rows[0], size - rows[1]), (cols[0], size - cols[1])), name="patch")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="mean")(x)
+    dense = keras.layers.Dense(classes, activation="softmax", name="probs")
+    outputs = dense(x)
+    kernel = np.zeros((3, classes), dtype=np.float32)
+    kernel[0, target] = weight
+    dense.set_weights([kernel, np.zeros(classes, dtype=np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def blind_model(size: int = 16, classes: int = 10) -> keras.Model:
+    """A classifier whose output ignores the image: the same softmax (uniform) for every input."""
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.GlobalAveragePooling2D(name="mean")(inputs)
+    outputs = keras.layers.Dense(classes, activation="softmax", kernel_initializer="zeros", name="probs")(x)
     return keras.Model(inputs, outputs)
 
 

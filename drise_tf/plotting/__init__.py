@@ -25,6 +25,7 @@ from drise_tf.plotting.figures import (
     save,
     score_planes,
     surface_figure,
+    uncertainty_figure,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves", "metric_bars",
     "ranking_figure",
     "overlay_figure", "randomization_figure", "saliency_grid", "save", "score_planes", "surface_figure",
+    "uncertainty_figure",
 ]

@@ -15,6 +15,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from drise_tf.explain.stability import replica_standard_error, top_region, top_region_frequency
+
 Interval = Tuple[float, float, float]
 
 LOSS_TITLE = "Training and Validation Loss"
@@ -249,6 +251,98 @@ def saliency_grid(
         axes[0, col].set_title(name, fontsize=9)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def uncertainty_figure(
+    images_uint8: np.ndarray,
+    maps: np.ndarray,
+    replica_maps: np.ndarray,
+    *,
+    standard_error: Optional[np.ndarray] = None,
+    top_fraction: float = 0.1,
+    row_labels: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+) -> Figure:
+    """The Monte Carlo error of Monte Carlo saliency maps (e.g. D-RISE's), one row per image: the image, its map
+    over it, the map's per-pixel standard error, and how often each pixel is in the top ``top_fraction`` of the
+    independent replica maps (0 to 1; the map's own top region outlined in white).
+
+    Draws only: everything comes from the replica maps the maps were made of (``DRise.replica_maps``), no model
+    is called. A hot spot that is yellow (near 1) in the last column is in the top region whichever masks are
+    drawn; where the outline encloses dark pixels, the map's hot spot is noise.
+
+    Parameters
+    ----------
+    images_uint8 : np.ndarray
+        (B, H, W, 3) images.
+    maps : np.ndarray
+        (B, h, w) maps (drawn stretched over the images).
+    replica_maps : np.ndarray
+        (B, R, h, w) the R >= 2 independent replica maps behind each map, on its scale (``DRise.replica_maps``).
+    standard_error : np.ndarray, optional
+        (B, h, w) per-pixel standard error (``DRise.standard_error``); default: from ``replica_maps``
+        (:func:`drise_tf.explain.stability.replica_standard_error`).
+    top_fraction : float
+        Size of the top region, a fraction of the pixels in (0, 1) (:func:`drise_tf.explain.stability.top_region`).
+    row_labels : sequence of str, optional
+        One label per image, written left of the row.
+    title : str, optional
+        A suptitle.
+    """
+    images = np.asarray(images_uint8)
+    if images.ndim not in (3, 4) or len(images) < 1:
+        raise ValueError(f"images_uint8 must have shape (B, H, W, 3), got shape {images.shape}")
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3 or len(maps) != len(images):
+        raise ValueError(f"maps must have shape ({len(images)}, h, w), got shape {maps.shape}")
+    replica_maps = np.asarray(replica_maps, dtype=np.float64)
+    if replica_maps.ndim != 4 or replica_maps.shape[0] != len(maps) or replica_maps.shape[2:] != maps.shape[1:] \
+            or replica_maps.shape[1] < 2:
+        raise ValueError(f"replica_maps must have shape ({len(maps)}, R, {maps.shape[1]}, {maps.shape[2]}) with "
+                         f"R >= 2 replicas, got shape {replica_maps.shape}")
+    if not np.all(np.isfinite(replica_maps)):
+        raise ValueError("replica_maps contains NaN or infinite values")
+    error = replica_standard_error(replica_maps) if standard_error is None else np.asarray(standard_error, np.float64)
+    if error.shape != maps.shape:
+        raise ValueError(f"standard_error must have the shape of maps {maps.shape}, got shape {error.shape}")
+    if row_labels is not None and len(row_labels) != len(images):
+        raise ValueError(f"row_labels has {len(row_labels)} labels for {len(images)} images")
+    frequency = top_region_frequency(replica_maps, top_fraction)
+    region = top_region(maps, top_fraction)
+    percent = f"{100 * top_fraction:g}%"
+    rows = len(images)
+    fig, axes = plt.subplots(rows, 4, figsize=(10.0, 2.5 * rows + (0.5 if title else 0)), squeeze=False)
+    for row in range(rows):
+        image = _image(images[row], "images_uint8[i]")
+        image_ax, map_ax, error_ax, frequency_ax = axes[row]
+        _show_image(image_ax, image)
+        overlay = _show_image(map_ax, image, _saliency(maps[row], "maps[i]"))
+        fig.colorbar(overlay, ax=map_ax, fraction=0.046, pad=0.04)
+        shown = error_ax.imshow(_saliency(error[row], "standard_error[i]"), cmap="magma")
+        fig.colorbar(shown, ax=error_ax, fraction=0.046, pad=0.04)
+        shown = frequency_ax.imshow(frequency[row], cmap="viridis", vmin=0.0, vmax=1.0)
+        if region[row].any():  # padded with "out", so that the outline closes along the image border
+            height, width = region[row].shape
+            frequency_ax.contour(np.arange(-1, width + 1), np.arange(-1, height + 1),
+                                 np.pad(region[row], 1).astype(float), levels=[0.5], colors="white", linewidths=1.2)
+            frequency_ax.set_xlim(-0.5, width - 0.5)
+            frequency_ax.set_ylim(height - 0.5, -0.5)
+        fig.colorbar(shown, ax=frequency_ax, fraction=0.046, pad=0.04, ticks=[0.0, 0.5, 1.0])
+        reliable = f"mean inside {frequency[row][region[row]].mean():.2f}" if region[row].any() else "none: flat map"
+        frequency_ax.set_xlabel(f"outline: the map's top {percent}\n{reliable}", fontsize=8)
+        for ax in (error_ax, frequency_ax):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if row_labels is not None:
+            image_ax.text(-0.08, 0.5, row_labels[row], transform=image_ax.transAxes, rotation=90, ha="right",
+                          va="center", fontsize=8)
+    for ax, name in zip(axes[0], ("Image", "Map", "Standard error", f"In top {percent}: share of\n"
+                                                                     f"{replica_maps.shape[1]} replicas")):
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -525,5 +619,5 @@ def save(fig: Figure, path: Union[str, os.PathLike], *, dpi: int = 100, close: b
 __all__: List[str] = [
     "learning_curves", "confusion_matrix_figure", "surface_figure", "overlay_figure", "saliency_grid",
     "metric_bars", "agreement_heatmap", "causal_curve_figure", "randomization_figure", "labelled_image_grid",
-    "accuracy_sweep_figure", "save",
+    "accuracy_sweep_figure", "uncertainty_figure", "save",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from toy_models import patch_model
 
 from drise_tf.core.compat import keras
 from drise_tf.explain import DRise, Explainer, similarity
@@ -150,19 +151,6 @@ def test_targets_forms_and_predicted(model, images):
         explainer.explain(images, "true")
     with pytest.raises(ValueError, match="target vectors must have shape \\(3, 10\\)"):
         explainer.explain(images, np.ones((3, 9)))
-
-
-def patch_model():
-    """Class 3's logit is 4 x the mean of channel 0 over rows 8:16, columns 20:28; everything else is ignored."""
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Cropping2D(((8, 16), (20, 4)), name="patch")(inputs)
-    x = keras.layers.GlobalAveragePooling2D(name="mean")(x)
-    dense = keras.layers.Dense(10, activation="softmax", name="probs")
-    outputs = dense(x)
-    kernel = np.zeros((3, 10), dtype=np.float32)
-    kernel[0, 3] = 4.0
-    dense.set_weights([kernel, np.zeros(10, dtype=np.float32)])
-    return keras.Model(inputs, outputs)
 
 
 @pytest.mark.parametrize("score_name", BUILTIN_SCORES)

@@ -276,3 +276,101 @@ def test_save_creates_folder_and_keeps_figure_open(tmp_path):
     assert not plt.fignum_exists(fig.number)
     with pytest.raises(ValueError, match="path must end with .png"):
         plots.save(fig, tmp_path / "fig.jpg")
+
+
+# ------------------------------------------------------------------------------------------ the uncertainty figure
+def blind_and_patch_maps(seed: int = 1):
+    """Two 16x16 images explained by D-RISE (400 masks, 8 replicas): a model that ignores the image (RISE's smooth
+    masks, so its map is pure mask noise without ties), and one that looks only at the 4x4 patch rows 4:8, columns
+    8:12 (the debiased map). Returns the images and, per model, (maps, replica_maps, standard_error)."""
+    from toy_models import blind_model, patch_model
+
+    from drise_tf.explain import DRise
+
+    images = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype(np.float32)
+    images[:, 4:8, 8:12, 0] = 1.0
+    blind = DRise(blind_model(), n_masks=400, grid_size=4, upsample="bilinear", similarity="probability",
+                  aggregation="np", replicas=8, seed=seed, batch_size=200)
+    patch = DRise(patch_model(size=16, rows=(4, 8), cols=(8, 12), weight=8.0), n_masks=400, grid_size=8,
+                  similarity="probability", aggregation="debiased", replicas=8, seed=seed, batch_size=200)
+    results = {}
+    for name, explainer in (("blind", blind), ("patch", patch)):
+        maps = explainer.explain(images, [3, 3])
+        results[name] = (maps, explainer.replica_maps, explainer.standard_error)
+    return images, results
+
+
+@pytest.fixture(scope="module")
+def explained():
+    return blind_and_patch_maps()
+
+
+def test_uncertainty_of_a_model_that_ignores_the_image_is_pure_noise(explained):
+    from drise_tf.explain.stability import top_region_frequency
+
+    _, results = explained
+    maps, replica_maps, _ = results["blind"]
+    frequency = top_region_frequency(replica_maps, 0.1)
+    assert frequency.max() <= 0.75  # no pixel is in the top 10% of (nearly) every replica
+    np.testing.assert_allclose(frequency.mean(axis=(1, 2)), 0.1, atol=0.01)
+    assert maps.std() > 0  # a map that varies: mask noise, not a constant
+
+
+def test_uncertainty_of_a_patch_model_keeps_the_patch(explained):
+    from drise_tf.explain.stability import top_region_frequency
+
+    _, results = explained
+    maps, replica_maps, _ = results["patch"]
+    frequency = top_region_frequency(replica_maps, 0.1)
+    assert np.all(frequency[:, 5:7, 9:11] == 1.0)  # the patch's core: in the top 10% of every replica
+    outside = np.ones((16, 16), bool)
+    outside[3:9, 7:13] = False  # the patch and the pixels its masks' cells share
+    assert frequency[:, outside].max() <= 0.75
+
+
+def test_uncertainty_figure(explained, tmp_path):
+    images, results = explained
+    maps, replica_maps, error = results["patch"]
+    fig = written(plots.uncertainty_figure(images, maps, replica_maps, standard_error=error, row_labels=["a", "b"],
+                                           title="patch model"), tmp_path)
+    assert len(fig.axes) == 2 * 4 + 2 * 3  # four panels per row, three colorbars
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["Image", "Map", "Standard error",
+                                                       "In top 10%: share of\n8 replicas"]
+    frequency_image = fig.axes[3].get_images()[0]
+    assert frequency_image.get_clim() == (0.0, 1.0)
+    assert len(fig.axes[3].collections) > 0  # the map's top region outlined
+    assert fig.axes[3].get_xlabel().startswith("outline: the map's top 10%\nmean inside ")
+    np.testing.assert_allclose(fig.axes[2].get_images()[0].get_array(), error[0], rtol=1e-6)
+    default = plots.uncertainty_figure(images, maps, replica_maps)  # the standard error from the replicas
+    np.testing.assert_allclose(default.axes[2].get_images()[0].get_array(), error[0], rtol=1e-4, atol=1e-6)
+
+
+def test_uncertainty_figure_is_byte_identical_for_the_same_seed(explained, tmp_path):
+    def drawn(results, name):
+        path = plots.save(plots.uncertainty_figure(images, *results["patch"][:2]), tmp_path / name, close=True)
+        with open(path, "rb") as stream:
+            return stream.read()
+
+    images, results = explained
+    again = blind_and_patch_maps(seed=1)[1]
+    other = blind_and_patch_maps(seed=2)[1]
+    assert drawn(results, "first.png") == drawn(again, "again.png")
+    assert drawn(results, "first.png") != drawn(other, "other.png")
+
+
+def test_uncertainty_figure_bad_input():
+    replicas = np.stack([MAPS, MAPS + 0.1], axis=1)
+    with pytest.raises(ValueError, match="images_uint8"):
+        plots.uncertainty_figure(IMAGES[0, 0], MAPS, replicas)
+    with pytest.raises(ValueError, match="maps must have shape \\(3, h, w\\)"):
+        plots.uncertainty_figure(IMAGES, MAPS[:2], replicas)
+    with pytest.raises(ValueError, match="replica_maps .* R >= 2"):
+        plots.uncertainty_figure(IMAGES, MAPS, replicas[:, :1])
+    with pytest.raises(ValueError, match="replica_maps contains NaN"):
+        plots.uncertainty_figure(IMAGES, MAPS, np.where(replicas > 0.5, np.nan, replicas))
+    with pytest.raises(ValueError, match="standard_error"):
+        plots.uncertainty_figure(IMAGES, MAPS, replicas, standard_error=MAPS[:, :4])
+    with pytest.raises(ValueError, match="fraction"):
+        plots.uncertainty_figure(IMAGES, MAPS, replicas, top_fraction=1.5)
+    with pytest.raises(ValueError, match="row_labels"):
+        plots.uncertainty_figure(IMAGES, MAPS, replicas, row_labels=["a"])
