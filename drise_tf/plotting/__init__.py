@@ -9,6 +9,7 @@ from drise_tf.plotting.figure_sets import (
     sanity_figures,
     thesis_map_figures,
     training_figures,
+    uncertainty_figures,
 )
 from drise_tf.plotting.figures import (
     accuracy_sweep_figure,
@@ -30,9 +31,8 @@ from drise_tf.plotting.figures import (
 
 __all__ = [
     "FigureBook", "class_visualisation_figure", "comparison_figures", "fgsm_figure", "misclassified_figure",
-    "sanity_figures", "thesis_map_figures", "training_figures", "accuracy_sweep_figure", "agreement_heatmap",
-    "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves", "metric_bars",
-    "ranking_figure",
-    "overlay_figure", "randomization_figure", "saliency_grid", "save", "score_planes", "surface_figure",
-    "uncertainty_figure",
+    "sanity_figures", "thesis_map_figures", "training_figures", "uncertainty_figures", "accuracy_sweep_figure",
+    "agreement_heatmap", "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves",
+    "metric_bars", "ranking_figure", "overlay_figure", "randomization_figure", "saliency_grid", "save",
+    "score_planes", "surface_figure", "uncertainty_figure",
 ]

@@ -37,6 +37,7 @@ class FigureBook:
     settings: Dict[str, Any]
     keep_open: bool = False
     entries: List[Dict[str, str]] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
     def add(self, figure: Any, name: str, description: str) -> pathlib.Path:
         """Save ``figure`` as ``<folder>/<name>.png``, record it for the index, close it unless ``keep_open``."""
@@ -50,6 +51,12 @@ class FigureBook:
         path = pathlib.Path(tables.write_csv(rows, self.folder / filename))
         self.entries.append({"file": path.name, "description": description})
         return path
+
+    def add_note(self, text: str) -> None:
+        """A paragraph for the index, above the table (once, however often it is added): how to read a kind of
+        figure."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     def write_index(self, extra: str = "") -> pathlib.Path:
         """Write ``index.md``: every figure, what it shows, and the command and settings that made them."""
@@ -69,8 +76,8 @@ class FigureBook:
             "```",
             "",
         ]
-        if extra:
-            lines += [extra.rstrip(), ""]
+        for text in self.notes + ([extra.rstrip()] if extra else []):
+            lines += [text, ""]
         lines += ["| figure | what it shows |", "|---|---|"]
         lines += [f"| [{e['file']}]({e['file']}) | {e['description']} |" for e in self.entries]
         path = self.folder / "index.md"
@@ -119,6 +126,52 @@ def thesis_map_figures(book: Any, images_uint8: np.ndarray, maps: np.ndarray, na
                  f"planes at 0.1*N*p and N*p).{noise}")
         book.add(plots.overlay_figure(image, weighted_sum), f"04_{name}_overlay",
                  f"Thesis figure 4b, {label}: original image and D-RISE saliency overlay (jet, alpha 0.5).{noise}")
+
+
+#: The index's note on the uncertainty figures: how to read them, in two sentences.
+UNCERTAINTY_GUIDE = (
+    "How to read the uncertainty figures (`*_uncertainty.png`): beside the map, the standard error says how much each "
+    "pixel's value would move under another mask seed, and the last panel how often each pixel is among the top {top} "
+    "of the independent mask replicas the map averages (1: in every replica; each replica has 1/R of the masks, so "
+    "the full map is steadier). A hot spot of the map (white outline: its top {top}) that is yellow there would "
+    "survive another seed; one that is dark is Monte Carlo noise."
+)
+
+
+def uncertainty_figures(book: Any, images_uint8: np.ndarray, maps: np.ndarray, replica_maps: np.ndarray,
+                        names: Sequence[str], labels: Sequence[str], *, standard_error: Optional[np.ndarray] = None,
+                        stability: Optional[Sequence[float]] = None, top_fraction: float = 0.1) -> None:
+    """The uncertainty figure (:func:`~drise_tf.plotting.figures.uncertainty_figure`) of each D-RISE map as
+    ``04_<name>_uncertainty``, and the index's note on how to read it.
+
+    Parameters
+    ----------
+    images_uint8, maps : np.ndarray
+        The explained images (B, H, W, 3) uint8 and their maps (B, H, W).
+    replica_maps : np.ndarray
+        The replica maps behind each map (B, R, H, W) (``DRise.replica_maps``).
+    names, labels : sequence of str
+        Per image: the file-name stem and the description (the figure's title).
+    standard_error : np.ndarray, optional
+        (B, H, W) (``DRise.standard_error``); default: from ``replica_maps``.
+    stability : sequence of float, optional
+        Each map's estimated two-seed Spearman, added to its title.
+    top_fraction : float
+        Size of the top region, a fraction of the pixels.
+    """
+    stability = [None] * len(maps) if stability is None else list(stability)
+    top = f"{100 * top_fraction:g}%"
+    for row, (name, label, agreement) in enumerate(zip(names, labels, stability)):
+        title = label if agreement is None else f"{label}; two-seed Spearman {agreement:.2f}"
+        figure = plots.uncertainty_figure(
+            images_uint8[row : row + 1], maps[row : row + 1], replica_maps[row : row + 1],
+            standard_error=None if standard_error is None else standard_error[row : row + 1],
+            top_fraction=top_fraction, title=title)
+        book.add(figure, f"04_{name}_uncertainty",
+                 f"{label}: the D-RISE map's Monte Carlo error, from its {replica_maps.shape[1]} mask replicas (no "
+                 f"extra forward pass): the map, its per-pixel standard error, and how often each pixel is in the "
+                 f"replicas' top {top} (white outline: the map's top {top}).")
+    book.add_note(UNCERTAINTY_GUIDE.format(top=top))
 
 
 def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, prefix: str, what: str,

@@ -29,6 +29,7 @@ from drise_tf.plotting.figure_sets import (
     sanity_figures,
     thesis_map_figures,
     training_figures,
+    uncertainty_figures,
 )
 from drise_tf.reproduction.profiles import Profile, get_profile
 from drise_tf.studies import epsilon_sweep, misclassified_gradcam
@@ -71,7 +72,8 @@ def _read_json(path: pathlib.Path) -> Any:
 def thesis_maps(book: FigureBook, model: Any, standardizer: Standardizer, x_test: np.ndarray, y_test: np.ndarray,
                 profile: Profile, *, true_class: int = 3, pair_class: int = 5) -> Dict[str, Any]:
     """Thesis figure 4: the thesis's D-RISE on the first ``k_images`` cats classified as cat and as dog (the class
-    pair is configurable); prints each image's prediction entropy, as the thesis computed it.
+    pair is configurable); prints each image's prediction entropy, as the thesis computed it. Beside each thesis
+    figure, the map's uncertainty figure (from the same masks, no extra forward pass).
 
     Returns
     -------
@@ -104,6 +106,8 @@ def thesis_maps(book: FigureBook, model: Any, standardizer: Standardizer, x_test
               f"{agreement:.2f} (estimated)", flush=True)
     thesis_map_figures(book, x_test[indices], maps, names, labels, n_masks=profile.n_masks, p=profile.p,
                        stability=stability)
+    uncertainty_figures(book, x_test[indices], maps, drise.replica_maps, names, labels,
+                        standard_error=drise.standard_error, stability=stability)
     return {"indices": groups, "maps": maps, "stability": stability, "entropy": entropy, "probs": probs[indices]}
 
 

@@ -46,3 +46,28 @@ def test_the_sanity_figures_run_d_rise_on_the_profile_s_design_and_leave_rise_ou
     assert all(mask_design(e) == RISE_DESIGN for name, e in made if name == "rise")
     drise = [explainer for name, explainer in made if name == "drise"]
     assert drise and {(mask_design(e)[:4], e.n_masks) for e in drise} == {(((16, 16), "nearest", 0.5, None), 8)}
+
+
+def test_thesis_maps_add_an_uncertainty_figure_and_leave_the_thesis_figures_as_they_are(tmp_path):
+    from drise_tf.plotting.figure_sets import FigureBook, thesis_map_figures
+
+    model = tiny_gap_classifier(32, 10)
+    standardizer = Standardizer([120, 120, 120], [60, 60, 60])
+    x_test = np.random.default_rng(0).integers(0, 256, size=(3, 32, 32, 3)).astype(np.uint8)
+    predicted = model.predict(standardizer.transform(x_test), verbose=0).argmax(axis=1)
+    y_test = np.full(3, predicted[0])  # image 0 is of its class classified as its class
+    profile = dataclasses.replace(get_profile("tiny"), k_images=1, n_masks=16, mask_batch=16, seed=3)
+    book = FigureBook(tmp_path / "run", "test", {})
+    result = reproduction_run.thesis_maps(book, model, standardizer, x_test, y_test, profile,
+                                          true_class=int(predicted[0]), pair_class=(int(predicted[0]) + 1) % 10)
+    names = [entry["file"] for entry in book.entries]
+    stem = names[0].removesuffix("_surface.png")
+    assert names[:3] == [f"{stem}_surface.png", f"{stem}_overlay.png", f"{stem}_uncertainty.png"]
+    index = book.write_index().read_text()
+    assert index.count("How to read the uncertainty figures") == 1
+    # the thesis figures are the ones thesis_map_figures draws from the maps alone, byte for byte
+    alone = FigureBook(tmp_path / "alone", "test", {})
+    thesis_map_figures(alone, x_test[:1], result["maps"][:1], [stem.removeprefix("04_")], ["x"],
+                       n_masks=16, p=profile.p)
+    for name in names[:2]:
+        assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
