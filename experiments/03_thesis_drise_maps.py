@@ -6,7 +6,8 @@ one-hot TRUE label, and the map = the raw weighted sum of the masks (no normalis
 the thesis and quick profiles, 40 on the tests' tiny profile.
 
 For each selected test image (the first K of each group, in test-set order): the 3D surface of the raw weighted
-sum with planes at 0.1*N*p and N*p (its scale), and the "Original Image" / "Saliency Map" overlay figure. The
+sum with planes at 0.1*N*p and N*p (its scale), the "Original Image" / "Saliency Map" overlay figure, and the
+map's uncertainty figure (its standard error and how reliably each pixel is in its most salient region). The
 prediction entropy (bits) of each image is printed, as the thesis computed it. The class pair is configurable.
 Each map is a Monte Carlo estimate: its stability (the Spearman agreement expected between two runs with different
 mask seeds, estimated from the masks it used) is printed and written to the figure index. A last cell draws the same
@@ -33,6 +34,7 @@ PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bf
 SEED = exp.profile.seed  # seed of the masks (the thesis set none)
 SAMPLING = "antithetic"  # mask design of the last cell: "iid" (thesis), "antithetic", "sobol", "latin", ...
 # or "antithetic_sobol"
+TOP_FRACTION = 0.1  # uncertainty figures: the map's most salient region, a fraction of the pixels
 TARGET_STABILITY = 0.9  # last cell: draw masks until each map's estimated two-seed Spearman reaches this
 
 # %% Choose the images: the first K test images of TRUE_CLASS classified as TRUE_CLASS, and as PAIR_CLASS
@@ -56,7 +58,8 @@ if indices.size == 0:
 drise = DRise.thesis(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
                      precision=PRECISION, seed=SEED, progress=True)
 maps, stability = drise.explain(images_std[indices], exp.y_test[indices], return_stability=True)
-# stability: each map's estimated two-seed Spearman (B,); drise.standard_error: the per-pixel standard error (B, H, W)
+# stability: each map's estimated two-seed Spearman (B,); drise.standard_error: the per-pixel standard error (B, H, W);
+# drise.replica_maps: the independent replica maps (B, R, H, W) that both come from
 
 # %% Prediction entropy (bits) and the scale of each raw map (the thesis computed the entropy and did not use it)
 entropy = prediction_entropy(probs[indices])
@@ -75,6 +78,17 @@ book = FigureBook(exp.figures_dir, "python experiments/03_thesis_drise_maps.py",
                   keep_open=exp.keep_open)
 plotting.thesis_map_figures(book, exp.x_test[indices], maps, names, labels, n_masks=N_MASKS, p=P_KEEP,
                             stability=stability)
+
+# %% The Monte Carlo error of each map, from the masks already drawn (no extra forward pass): the map, its per-pixel
+# standard error, and how often each pixel is in the top TOP_FRACTION of the independent mask replicas (white
+# outline: the map's own top region). A hot spot that is yellow in the last panel survives another mask seed.
+for row, name in enumerate(names):
+    fig = plotting.uncertainty_figure(exp.x_test[indices[row : row + 1]], maps[row : row + 1],
+                                      drise.replica_maps[row : row + 1],
+                                      standard_error=drise.standard_error[row : row + 1], top_fraction=TOP_FRACTION,
+                                      title=f"{labels[row]}; two-seed Spearman {stability[row]:.2f}")
+    book.add(fig, f"04_{name}_uncertainty", f"{labels[row]}: the map, its standard error and its top-region "
+                                            f"frequency over {drise.replicas} mask replicas.")
 print("index:", book.write_index())
 
 # %% The same estimator on a variance-reduced mask design, each map stopped at TARGET_STABILITY
