@@ -8,6 +8,7 @@ project adds (hidden axes, a suptitle) is an option, off by default. Nothing her
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import matplotlib.pyplot as plt
@@ -406,9 +407,32 @@ def metric_bars(
     return fig
 
 
+def short_row_labels(names: Sequence[str]) -> Tuple[List[str], str]:
+    """Row labels for variants whose names merge aggregations that order the pixels identically
+    (``"D-RISE cosine/none = coverage = debiased"``, :func:`drise_tf.evaluation.report.group_name`), and one
+    sentence that says the merges once.
+
+    Each merged name becomes its first variant; when every "score/aggregation" row stands for the same aggregations,
+    they leave the labels too (``"D-RISE cosine"``) and the sentence names them. Names without merges stay.
+    """
+    groups = [str(name).split(" = ") for name in names]
+    scored = [group for group in groups if "/" in group[0]]
+    tails = {" = ".join([group[0].rsplit("/", 1)[1], *group[1:]]) for group in scored}
+    if len(tails) == 1 and len(scored) > 1:
+        tail = tails.pop()
+        aggregations = f"aggregations {tail}" if " = " in tail else f"aggregation {tail}"
+        return ([group[0].rsplit("/", 1)[0] if "/" in group[0] else group[0] for group in groups],
+                f"every score row stands for the {aggregations}" + (" (identical pixel orders)" if " = " in tail
+                                                                     else ""))
+    merged = [" = ".join(group) for group in groups if len(group) > 1]
+    return [group[0] for group in groups], ("merged rows (identical pixel orders): " + "; ".join(merged)
+                                            if merged else "")
+
+
 def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float = 2.0) -> Figure:
     """A ranking of variants on one metric: each mean with its confidence interval (black), the band of
-    ``noise_factor`` times the Monte Carlo noise of the mean around it (shaded, where known) and the compact letters.
+    ``noise_factor`` times the Monte Carlo noise of the mean around it (shaded orange, where known) and the compact
+    letters; merged variants get short row labels, the merges said once under the axis (:func:`short_row_labels`).
 
     Parameters
     ----------
@@ -416,31 +440,40 @@ def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float =
         Best first, with ``variant, mean, low, high, letters`` and optionally ``noise`` (as written by
         :func:`drise_tf.evaluation.report.ranking`).
     title : str
-        Axes title (the metric and its direction).
+        Axes title (the metric and its direction), wrapped to fit.
     """
     if not rows:
         raise ValueError("rows is empty")
     missing = {"variant", "mean", "low", "high", "letters"} - set(rows[0])
     if missing:
         raise ValueError(f"ranking rows need variant, mean, low, high, letters; they lack {sorted(missing)}")
-    names = [str(row["variant"]) for row in rows]
+    labels, note = short_row_labels([str(row["variant"]) for row in rows])
     mean, low, high = (np.array([float(row[key]) for row in rows]) for key in ("mean", "low", "high"))
     noise = np.array([float(row.get("noise", np.nan)) for row in rows])
     positions = np.arange(len(rows))[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 2.0))
     known = np.isfinite(noise) & (noise > 0)
     ax.barh(positions[known], 2 * noise_factor * noise[known], left=mean[known] - noise_factor * noise[known],
-            height=0.6, color="tab:orange", alpha=0.3, label=f"{noise_factor:g} x Monte Carlo noise of the mean")
-    ax.errorbar(mean, positions, xerr=np.nan_to_num(np.stack([mean - low, high - mean])), fmt="o", color="black",
-                capsize=3, label="mean, 95% interval over images")
-    for position, row, right in zip(positions, rows, np.nanmax(np.stack([high, mean]), axis=0)):
+            height=0.7, color="tab:orange", alpha=0.5, edgecolor="tab:orange", linewidth=1.0,
+            label=f"{noise_factor:g} x Monte Carlo noise of the mean")
+    ax.errorbar(mean, positions, xerr=np.nan_to_num(np.stack([mean - low, high - mean])), fmt="o", markersize=4,
+                color="black", capsize=3, label="mean, 95% interval over images")
+    rights = np.nanmax(np.stack([high, mean]), axis=0)
+    for position, row, right in zip(positions, rows, rights):
         ax.annotate(str(row["letters"]), (right, position), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=8)
+    lefts = np.nanmin(np.stack([low, mean]), axis=0)
+    span = max(float(np.nanmax(rights) - np.nanmin(lefts)), 1e-12)
+    ax.set_xlim(np.nanmin(lefts) - 0.05 * span, np.nanmax(rights) + 0.15 * span)  # room for the letters
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_yticks(positions)
-    ax.set_yticklabels(names, fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    if note:
+        ax.set_xlabel(textwrap.fill(note, 90), fontsize=8)
+    legend_height = 0.35  # inches at the bottom of the figure, below the axis and its note
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0.0, legend_height / fig.get_figheight(), 1.0, 1.0))
     return fig
 
 

@@ -374,3 +374,53 @@ def test_uncertainty_figure_bad_input():
         plots.uncertainty_figure(IMAGES, MAPS, replicas, top_fraction=1.5)
     with pytest.raises(ValueError, match="row_labels"):
         plots.uncertainty_figure(IMAGES, MAPS, replicas, row_labels=["a"])
+
+
+# ------------------------------------------------------------------------------------------ figures read at a glance
+def assert_texts_fit(fig) -> None:
+    """Everything ``fig`` draws (titles, labels, tick labels, annotations, legends) lies inside the figure."""
+    fig.canvas.draw()
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    width, height = fig.get_size_inches()
+    assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01 and drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, (
+        f"drawn {drawn.bounds} beyond the figure ({width} x {height} in)")
+
+
+RANKING_ROWS = [
+    {"variant": "RISE", "mean": 0.45, "low": 0.44, "high": 0.46, "letters": "a", "noise": 0.001},
+    {"variant": "D-RISE probability/none = coverage = debiased", "mean": 0.33, "low": 0.32, "high": 0.34,
+     "letters": "b", "noise": 0.002},
+    {"variant": "D-RISE cosine/none = coverage = debiased", "mean": 0.31, "low": 0.29, "high": 0.32,
+     "letters": "bcdefg", "noise": 0.002},
+    {"variant": "Grad-CAM", "mean": 0.2, "low": 0.19, "high": 0.22, "letters": "c", "noise": 0.0},
+]
+
+
+def test_ranking_figure_labels_rows_shortly_and_fits(tmp_path):
+    title = "Primary metric, declared before the run: road_gap (higher is better; 1000 images)"
+    fig = written(plots.ranking_figure(RANKING_ROWS, title=title), tmp_path)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["RISE", "D-RISE probability", "D-RISE cosine",
+                                                            "Grad-CAM"]
+    assert "none = coverage = debiased" in ax.get_xlabel()  # said once
+    assert ax.get_title().replace("\n", " ") == title
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "bcdefg", "c"]
+    bands = [patch for patch in ax.patches if patch.get_width() > 0]
+    assert len(bands) == 3 and bands[0].get_width() == pytest.approx(4 * 0.001)  # Grad-CAM's noise 0: no band
+    assert_texts_fit(fig)
+
+
+def test_short_row_labels():
+    assert plots.short_row_labels(["RISE", "D-RISE cosine/none", "D-RISE kl/none"]) == (
+        ["RISE", "D-RISE cosine", "D-RISE kl"], "every score row stands for the aggregation none")
+    labels, note = plots.short_row_labels(["D-RISE cosine/none = debiased", "D-RISE kl/np", "Grad-CAM"])
+    assert labels == ["D-RISE cosine/none", "D-RISE kl/np", "Grad-CAM"]
+    assert note == "merged rows (identical pixel orders): D-RISE cosine/none = debiased"
+    assert plots.short_row_labels(["RISE", "Grad-CAM"]) == (["RISE", "Grad-CAM"], "")
+
+
+def test_uncertainty_figure_texts_fit(explained):
+    images, results = explained
+    maps, replica_maps, _ = results["blind"]
+    assert_texts_fit(plots.uncertainty_figure(images, maps, replica_maps, row_labels=["image 1", "image 2"],
+                                              title="test #12: true cat, predicted dog; two-seed Spearman 0.37"))
