@@ -198,9 +198,12 @@ def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pre
         suffix = f"_{group}" if group else ""
         label = f"{what}{f' ({group})' if group else ''}"
         grid = {name: comparison.maps[name][:shown] for name in names}
+        stability = {name: comparison.stability[name][:shown] for name in names if name in comparison.stability}
         book.add(plots.saliency_grid(images_uint8[:shown], grid, row_labels=list(row_labels)[:shown],
-                                     title=f"{label}: maps"), f"{prefix}_grid{suffix}",
-                 f"{label}: the first {shown} compared test images (rows) under each variant (columns).")
+                                     title=f"{label}: maps", stability=stability), f"{prefix}_grid{suffix}",
+                 f"{label}: the first {shown} compared test images (rows) under each variant (columns); under each "
+                 "map its two-seed Spearman ρ (estimated from its masks; 1 for deterministic methods, none where "
+                 "unknown).")
         book.add(plots.metric_bars([row for row in table if row["name"] in names],
                                    metric=["deletion_auc", "insertion_auc"],
                                    title=f"{label}: deletion (lower is better) and insertion (higher) AUC",

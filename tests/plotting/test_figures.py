@@ -23,6 +23,15 @@ def written(fig, tmp_path, name="figure.png") -> Figure:
     return fig
 
 
+def assert_texts_fit(fig) -> None:
+    """Everything ``fig`` draws (titles, labels, tick labels, annotations, legends) lies inside the figure."""
+    fig.canvas.draw()
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    width, height = fig.get_size_inches()
+    assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01 and drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, (
+        f"drawn {drawn.bounds} beyond the figure ({width} x {height} in)")
+
+
 def history(epochs=3):
     return {"epoch": list(range(epochs + 1)), "loss": [2.0, 1.5, 1.2, 1.0], "accuracy": [0.1, 0.4, 0.5, 0.6],
             "val_loss": [2.1, 1.6, 1.4, 1.3], "val_accuracy": [0.1, 0.35, 0.45, 0.5]}
@@ -166,6 +175,22 @@ def test_saliency_grid(tmp_path):
         plots.saliency_grid(IMAGES, {"cosine": MAPS[:2]})
     with pytest.raises(ValueError, match="row_labels"):
         plots.saliency_grid(IMAGES, maps, row_labels=["a"])
+
+
+def test_saliency_grid_gives_each_panel_its_two_seed_spearman(tmp_path):
+    maps = {"D-RISE cosine": MAPS, "Grad-CAM": MAPS, "SmoothGrad": MAPS}
+    stability = {"D-RISE cosine": [0.25, 0.5, np.nan], "Grad-CAM": np.ones(3)}  # SmoothGrad: unknown
+    fig = written(plots.saliency_grid(IMAGES, maps, stability=stability, title="Methods: maps"), tmp_path)
+    panels = np.array(fig.axes).reshape(3, 4)
+    assert [[text.get_text() for text in ax.texts] for ax in panels[:, 1]] == [["two-seed ρ 0.25"],
+                                                                             ["two-seed ρ 0.50"], []]
+    assert all([text.get_text() for text in ax.texts] == ["two-seed ρ 1.00"] for ax in panels[:, 2])
+    assert not any(ax.texts for ax in panels[:, 3])
+    assert_texts_fit(fig)
+    with pytest.raises(ValueError, match="stability\\['Grad-CAM'\\]"):
+        plots.saliency_grid(IMAGES, maps, stability={"Grad-CAM": [1.0]})
+    with pytest.raises(ValueError, match="stability\\['RISE'\\]"):
+        plots.saliency_grid(IMAGES, maps, stability={"RISE": np.ones(3)})
 
 
 def test_metric_bars_rows_and_dict(tmp_path):
@@ -377,15 +402,6 @@ def test_uncertainty_figure_bad_input():
 
 
 # ------------------------------------------------------------------------------------------ figures read at a glance
-def assert_texts_fit(fig) -> None:
-    """Everything ``fig`` draws (titles, labels, tick labels, annotations, legends) lies inside the figure."""
-    fig.canvas.draw()
-    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
-    width, height = fig.get_size_inches()
-    assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01 and drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, (
-        f"drawn {drawn.bounds} beyond the figure ({width} x {height} in)")
-
-
 RANKING_ROWS = [
     {"variant": "RISE", "mean": 0.45, "low": 0.44, "high": 0.46, "letters": "a", "noise": 0.001},
     {"variant": "D-RISE probability/none = coverage = debiased", "mean": 0.33, "low": 0.32, "high": 0.34,
