@@ -75,13 +75,14 @@ comparison = metrics.compare(exp.model, images_std, maps, step=STEP, stability=s
 print(comparison.format())
 print("CSV:", comparison.write_csv(exp.figures_dir / "similarity_auc.csv"))
 
-# %% Grid: the first images (rows) under each score (columns), one aggregation
+# %% Grid: the first images (rows) under each score (columns), one aggregation, each map with its two-seed Spearman
 shown = min(GRID_IMAGES, len(images))
 chosen = {name.split("/")[0]: variant for name, variant in maps.items() if name.endswith("/" + GRID_AGGREGATION)}
 row_labels = [f"#{i} {CLASS_NAMES[c]}" for i, c in enumerate(labels[:shown])]
 fig = plotting.saliency_grid(images[:shown], {name: variant[:shown] for name, variant in chosen.items()},
                              row_labels=row_labels,
-                             title=f"D-RISE maps per similarity score (aggregation {GRID_AGGREGATION!r})")
+                             title=f"D-RISE maps per similarity score (aggregation {GRID_AGGREGATION!r})",
+                             stability={name: stability[f"{name}/{GRID_AGGREGATION}"][:shown] for name in chosen})
 plotting.save(fig, exp.figures_dir / "similarity_grid.png", close=not exp.keep_open)
 
 # %% Deletion (lower is better) and insertion (higher is better) AUC per score, one figure per aggregation
