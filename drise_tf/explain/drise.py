@@ -509,6 +509,10 @@ class DRise(Explainer):
             if self.progress and self.target_stability is None else None
         for first in range(0, len(active), group):
             chunk = active[first : first + group]
+            # this group's sums over the round, contiguous, added to ``sums`` once at the end (adding every step's
+            # (S, g, R, H*W) through the index array ``chunk`` took a third of the evaluation's time at width 32)
+            weighted = np.zeros((sums.weighted.shape[0], len(chunk), *sums.weighted.shape[2:]))
+            score_sums = np.zeros((sums.scores.shape[0], len(chunk), sums.scores.shape[2]))
             for start in starts:
                 batch = plan.render(start, start + per_batch)
                 if first == 0:
@@ -516,14 +520,16 @@ class DRise(Explainer):
                     mask_sums = membership[start : start + per_batch].T.astype(np.float64) @ flat  # (R, H*W)
                     sums.masks[active] += mask_sums
                     sums.counts[active] += membership[start : start + per_batch].sum(axis=0)
-                partial, score_sums, scores = step(images[chunk], batch, membership[start : start + per_batch],
-                                                   target_vectors[:, chunk])
-                sums.weighted[:, chunk] += partial.numpy()
-                sums.scores[:, chunk] += score_sums.numpy()
+                partial, step_score_sums, scores = step(images[chunk], batch, membership[start : start + per_batch],
+                                                        target_vectors[:, chunk])
+                weighted += partial.numpy()
+                score_sums += step_score_sums.numpy()
                 if scores_out is not None:
                     scores_out[:, chunk, start : start + len(batch)] = scores.numpy()
                 if bar is not None:
                     bar.add(1)
+            sums.weighted[:, chunk] += weighted
+            sums.scores[:, chunk] += score_sums
 
     def _maps(self, sums: ReplicaSums, score: int, aggregation: str, size: Tuple[int, int]) -> np.ndarray:
         """float32 maps (B, H, W) of every image: all replicas together."""
