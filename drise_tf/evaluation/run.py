@@ -21,7 +21,7 @@ from drise_tf.core import checks, sharding
 from drise_tf.evaluation.comparisons import DEFAULT_METHODS, SEEDED_METHODS, explain_methods
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
-from drise_tf.explain.base import smooth_maps
+from drise_tf.explain.base import SMOOTHED_SUFFIX, smooth_maps
 from drise_tf.explain.drise import DRise
 from drise_tf.explain.model_copies import forward_copy
 from drise_tf.metrics.agreement import order_representatives
@@ -55,7 +55,6 @@ DRISE_OPTIONS: Dict[str, Any] = {"n_masks": 2000, "sampling": "antithetic"}
 #: map about as much as RISE's upsampling smooths RISE's own grid, and it cannot add information about the model: if
 #: smoothed maps score higher, the metric rewards smoothness (Song, Cha and Seo 2023, arXiv 2304.13836).
 SMOOTHING_GRID = 7
-SMOOTHED_SUFFIX = " + smoothed"
 #: The mask-design factorial (``evaluate-maps --designs factorial``): D-RISE on RISE's 7x7 grid and the thesis's
 #: 16x16 grid, each upsampled nearest (the thesis) and bilinear (RISE), with each upsampling's own random shift (the
 #: thesis's offsets 0..2 for nearest, RISE's 0..cell-1 for bilinear) and equal N; label -> D-RISE design options.

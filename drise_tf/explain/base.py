@@ -34,6 +34,10 @@ def normalize_maps(maps: np.ndarray, how: str = "minmax") -> np.ndarray:
     return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
+#: How a smoothed map's variant is named: its variant's name and this (the evaluation's smoothing control).
+SMOOTHED_SUFFIX = " + smoothed"
+
+
 def smooth_maps(maps: np.ndarray, sigma: float) -> np.ndarray:
     """Each map of ``maps`` (B, H, W) blurred on its own by a Gaussian of standard deviation ``sigma`` pixels
     (:func:`scipy.ndimage.gaussian_filter`, mirrored at the borders); a post-processing step that adds no

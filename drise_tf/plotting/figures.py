@@ -16,6 +16,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from drise_tf.explain.base import SMOOTHED_SUFFIX
+from drise_tf.explain.drise import AGGREGATIONS
 from drise_tf.explain.stability import replica_standard_error, top_region, top_region_frequency
 
 Interval = Tuple[float, float, float]
@@ -422,26 +424,50 @@ def metric_bars(
     return fig
 
 
-def short_row_labels(names: Sequence[str]) -> Tuple[List[str], str]:
-    """Row labels for variants whose names merge aggregations that order the pixels identically
-    (``"D-RISE cosine/none = coverage = debiased"``, :func:`drise_tf.evaluation.report.group_name`), and one
-    sentence that says the merges once.
+def _variant_parts(name: str) -> Tuple[str, Optional[str], str]:
+    """``"D-RISE 7x7 bilinear cosine/none + smoothed"`` -> ``("D-RISE 7x7 bilinear cosine", "none", " + smoothed")``;
+    a name without an aggregation has None there."""
+    suffix = SMOOTHED_SUFFIX if name.endswith(SMOOTHED_SUFFIX) else ""
+    core = name[: len(name) - len(suffix)]
+    prefix, slash, aggregation = core.rpartition("/")
+    return (prefix, aggregation, suffix) if slash else (core, None, suffix)
 
-    Each merged name becomes its first variant; when every "score/aggregation" row stands for the same aggregations,
-    they leave the labels too (``"D-RISE cosine"``) and the sentence names them. Names without merges stay.
+
+def short_row_labels(names: Sequence[str]) -> Tuple[List[str], str]:
+    """Row labels for variants whose names merge variants that order the pixels identically
+    (``"D-RISE cosine/none = coverage = debiased"``, ``"... = RISE"``: :func:`drise_tf.evaluation.report.group_name`),
+    and one sentence that says the merged aggregations once.
+
+    When every D-RISE row ("<variant>/<aggregation>", optionally ``" + smoothed"``) stands for the same
+    aggregations, they leave the labels (``"D-RISE cosine"``) and the sentence names them; other members of a merge
+    stay in the label in brackets, without the shared suffix (``"D-RISE 7x7 bilinear probability + smoothed (=
+    RISE)"``). Names without merges stay as they are.
     """
-    groups = [str(name).split(" = ") for name in names]
-    scored = [group for group in groups if "/" in group[0]]
-    tails = {" = ".join([group[0].rsplit("/", 1)[1], *group[1:]]) for group in scored}
-    if len(tails) == 1 and len(scored) > 1:
-        tail = tails.pop()
-        aggregations = f"aggregations {tail}" if " = " in tail else f"aggregation {tail}"
-        return ([group[0].rsplit("/", 1)[0] if "/" in group[0] else group[0] for group in groups],
-                f"every score row stands for the {aggregations}" + (" (identical pixel orders)" if " = " in tail
-                                                                     else ""))
-    merged = [" = ".join(group) for group in groups if len(group) > 1]
-    return [group[0] for group in groups], ("merged rows (identical pixel orders): " + "; ".join(merged)
-                                            if merged else "")
+    rows = []  # per name: (prefix, suffix, aggregations, other members)
+    for name in names:
+        first, *rest = str(name).split(" = ")
+        members = [_variant_parts(first)]
+        prefix, aggregation, suffix = members[0]
+        for member in rest:  # "coverage" / "coverage + smoothed" continue the first's variant; others are full names
+            parts = _variant_parts(member)
+            members.append((prefix, parts[0], parts[2]) if parts[1] is None and parts[0] in AGGREGATIONS else parts)
+        aggregations = tuple(agg for p, agg, s in members if (p, s) == (prefix, suffix) and agg is not None)
+        others = [p + (s if s != suffix else "") + (f"/{agg}" if agg is not None else "")
+                  for p, agg, s in members[1:] if (p, s) != (prefix, suffix)]
+        rows.append((prefix, suffix, aggregations, others))
+    shared = {aggregations for *_, aggregations, _ in rows if aggregations}
+    labels = []
+    for prefix, suffix, aggregations, others in rows:
+        label = prefix if len(shared) == 1 or not aggregations else f"{prefix}/{' = '.join(aggregations)}"
+        labels.append(label + suffix + (f" (= {', '.join(others)})" if others else ""))
+    if len(shared) != 1 or sum(1 for row in rows if row[2]) < 2:
+        if len(shared) == 1:  # a single D-RISE row: keep its aggregation in the label
+            return [str(name) if row[2] else label for name, row, label in zip(names, rows, labels)], ""
+        return labels, ""
+    tail = " = ".join(shared.pop())
+    if " = " in tail:
+        return labels, f"every D-RISE row stands for the aggregations {tail} (identical pixel orders)"
+    return labels, f"every D-RISE row is the aggregation {tail}"
 
 
 def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float = 2.0) -> Figure:
@@ -483,9 +509,9 @@ def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float =
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_yticks(positions)
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    fig.suptitle(textwrap.fill(title, 90), fontsize=9)  # over the whole figure: the row labels take the axes' left
     if note:
-        ax.set_xlabel(textwrap.fill(note, 90), fontsize=8)
+        ax.set_xlabel(textwrap.fill(note, 60), fontsize=8)  # centred under the axes, which long labels narrow
     legend_height = 0.35  # inches at the bottom of the figure, below the axis and its note
     fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="lower center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0.0, legend_height / fig.get_figheight(), 1.0, 1.0))

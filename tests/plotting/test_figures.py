@@ -419,7 +419,7 @@ def test_ranking_figure_labels_rows_shortly_and_fits(tmp_path):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["RISE", "D-RISE probability", "D-RISE cosine",
                                                             "Grad-CAM"]
     assert "none = coverage = debiased" in ax.get_xlabel()  # said once
-    assert ax.get_title().replace("\n", " ") == title
+    assert fig.get_suptitle().replace("\n", " ") == title
     assert [t.get_text() for t in ax.texts] == ["a", "b", "bcdefg", "c"]
     bands = [patch for patch in ax.patches if patch.get_width() > 0]
     assert len(bands) == 3 and bands[0].get_width() == pytest.approx(4 * 0.001)  # Grad-CAM's noise 0: no band
@@ -428,10 +428,20 @@ def test_ranking_figure_labels_rows_shortly_and_fits(tmp_path):
 
 def test_short_row_labels():
     assert plots.short_row_labels(["RISE", "D-RISE cosine/none", "D-RISE kl/none"]) == (
-        ["RISE", "D-RISE cosine", "D-RISE kl"], "every score row stands for the aggregation none")
-    labels, note = plots.short_row_labels(["D-RISE cosine/none = debiased", "D-RISE kl/np", "Grad-CAM"])
-    assert labels == ["D-RISE cosine/none", "D-RISE kl/np", "Grad-CAM"]
-    assert note == "merged rows (identical pixel orders): D-RISE cosine/none = debiased"
+        ["RISE", "D-RISE cosine", "D-RISE kl"], "every D-RISE row is the aggregation none")
+    # the report's merged names (evaluation.report.group_name): aggregations said once, other members kept short
+    labels, note = plots.short_row_labels([
+        "D-RISE 7x7 bilinear probability/none = coverage = debiased = RISE",
+        "D-RISE 7x7 bilinear probability/none + smoothed = coverage + smoothed = debiased + smoothed",
+        "D-RISE 16x16 nearest cosine/none = coverage = debiased", "Grad-CAM + smoothed", "Saliency"])
+    assert labels == ["D-RISE 7x7 bilinear probability (= RISE)", "D-RISE 7x7 bilinear probability + smoothed",
+                      "D-RISE 16x16 nearest cosine", "Grad-CAM + smoothed", "Saliency"]
+    assert note == "every D-RISE row stands for the aggregations none = coverage = debiased (identical pixel orders)"
+    # aggregations that differ between rows stay in the labels
+    assert plots.short_row_labels(["D-RISE cosine/none = debiased", "D-RISE kl/np", "Grad-CAM"]) == (
+        ["D-RISE cosine/none = debiased", "D-RISE kl/np", "Grad-CAM"], "")
+    assert plots.short_row_labels(["D-RISE cosine/none = coverage", "Grad-CAM"]) == (
+        ["D-RISE cosine/none = coverage", "Grad-CAM"], "")
     assert plots.short_row_labels(["RISE", "Grad-CAM"]) == (["RISE", "Grad-CAM"], "")
 
 
