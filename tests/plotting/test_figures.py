@@ -418,7 +418,7 @@ def test_ranking_figure_labels_rows_shortly_and_fits(tmp_path):
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["RISE", "D-RISE probability", "D-RISE cosine",
                                                             "Grad-CAM"]
-    assert "none = coverage = debiased" in ax.get_xlabel()  # said once
+    assert "none = coverage = debiased" in ax.get_xlabel().replace("\n", " ")  # said once
     assert fig.get_suptitle().replace("\n", " ") == title
     assert [t.get_text() for t in ax.texts] == ["a", "b", "bcdefg", "c"]
     bands = [patch for patch in ax.patches if patch.get_width() > 0]
