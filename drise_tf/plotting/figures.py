@@ -595,7 +595,7 @@ def randomization_figure(
         raise ValueError("rows_by_method must name at least one method")
     first = next(iter(rows_by_method.values()))
     layers = [row["layer"] for row in first]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(layers) + 2.0), 4))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(layers) + 2.0) + 2.5, 4.5))
     for name, rows in rows_by_method.items():
         if [row["layer"] for row in rows] != layers:
             raise ValueError(f"rows_by_method[{name!r}] randomised other layers than the first method")
@@ -603,13 +603,15 @@ def randomization_figure(
             raise ValueError(f"rows_by_method[{name!r}] rows lack {key!r}")
         ax.plot(range(len(rows)), [float(row[key]) for row in rows], "o-", label=name)
     ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels(["original" if layer is None else str(layer) for layer in layers], rotation=45, ha="right")
+    # a step re-initialises a range of layers ("stage4_block2_bn2 .. stage4_block1_conv1"): label it by the last
+    ax.set_xticklabels(["original" if layer is None or layer == "" else str(layer).split(" .. ")[-1]
+                        for layer in layers], rotation=30, ha="right", fontsize=8)
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("Randomised down to layer")
+    ax.set_xlabel("Randomised from the top down to layer")
     ax.set_ylabel(f"Rank correlation ({key})")
-    ax.set_title(title or "Cascading randomisation of the model")
-    ax.legend(fontsize=8)
+    ax.set_title(title or "Cascading randomisation of the model", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside the lines
     fig.tight_layout()
     return fig
 

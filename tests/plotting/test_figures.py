@@ -263,6 +263,15 @@ def test_randomization_figure(tmp_path):
         plots.randomization_figure({"a": rows}, key="kendall")
 
 
+def test_randomization_figure_labels_a_range_of_layers_by_its_last_and_fits():
+    ranges = [None, "predictions", "stage4_block2_bn2 .. stage4_block1_conv1", "stage1_block2_bn2 .. stem_conv"]
+    rows = [{"step": k, "layer": layer, "spearman": 1.0 - 0.3 * k} for k, layer in enumerate(ranges)]
+    fig = plots.randomization_figure({f"method {k} with a long name": rows for k in range(6)}, title="Cascading")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "original", "predictions", "stage4_block1_conv1", "stem_conv"]
+    assert_texts_fit(fig)  # the legend beside the axes, not over the lines
+
+
 def test_labelled_image_grid(tmp_path):
     titles = ["true: cat / pred: dog", "true: cat / pred: cat", "true: dog / pred: cat"]
     fig = written(plots.labelled_image_grid(IMAGES, titles, ncols=2, maps=MAPS, suptitle="Grad-CAM"), tmp_path)
