@@ -6,9 +6,10 @@ package runs unchanged on Keras 3 (TensorFlow >= 2.16) and on Keras 2 (tested on
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from typing import Any
+from typing import Any, Iterator
 
 import tensorflow as tf
 
@@ -51,33 +52,32 @@ def save_model_atomic(model: Any, path: str | os.PathLike) -> str:
         The path written.
     """
     path = os.fspath(path)
+    with _replaced_atomically(path, suffix=os.path.splitext(path)[1]) as tmp:
+        model.save(tmp)
+    return path
+
+
+@contextlib.contextmanager
+def _replaced_atomically(path: str, suffix: str = "") -> Iterator[str]:
+    """A temporary file's path in ``path``'s folder (created if needed), renamed over ``path`` when the block ends
+    without an error and removed otherwise: readers see the old file or the whole new one, never a part."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
     handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     os.close(handle)
     try:
-        model.save(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return path
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with _replaced_atomically(path) as tmp, open(tmp, "wb") as stream:
+        stream.write(data)
     return path
 
 
