@@ -206,3 +206,19 @@ def test_mask_designs_are_rows_of_their_own_from_the_same_seed(tmp_path):
         stored = sorted((r for r in records if r["variant"] == f"D-RISE {label} probability/none"),
                         key=lambda r: r["position"])
         np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)
+
+
+def test_the_metrics_forward_through_the_folded_copy_in_the_masks_precision():
+    from toy_models import tiny_bn_classifier
+
+    model = tiny_bn_classifier()
+    images, _ = _data(4)
+    expected = model.predict_on_batch(images)
+    options = dict(similarities=SCORES, methods={}, seed=0)
+    exact = evaluation.Evaluation(model, drise_options=DRISE, **options).metric_model()
+    assert not any(type(layer).__name__ == "BatchNormalization" for layer in exact.layers)  # folded
+    np.testing.assert_allclose(exact.predict_on_batch(images), expected, atol=1e-6)
+    low = evaluation.Evaluation(model, drise_options={**DRISE, "precision": "bfloat16"}, **options).metric_model()
+    assert {layer.compute_dtype for layer in low.layers if layer.name == "conv"} == {"bfloat16"}
+    found = low.predict_on_batch(images)
+    assert 0 < np.abs(found - expected).max() < 2e-2  # bfloat16 rounding, not another model
