@@ -447,22 +447,20 @@ def short_row_labels(names: Sequence[str]) -> Tuple[List[str], str]:
     for name in names:
         first, *rest = str(name).split(" = ")
         members = [_variant_parts(first)]
-        prefix, aggregation, suffix = members[0]
+        prefix, _, suffix = members[0]
         for member in rest:  # "coverage" / "coverage + smoothed" continue the first's variant; others are full names
             parts = _variant_parts(member)
             members.append((prefix, parts[0], parts[2]) if parts[1] is None and parts[0] in AGGREGATIONS else parts)
         aggregations = tuple(agg for p, agg, s in members if (p, s) == (prefix, suffix) and agg is not None)
-        others = [p + (s if s != suffix else "") + (f"/{agg}" if agg is not None else "")
+        others = [p + (f"/{agg}" if agg is not None else "") + (s if s != suffix else "")
                   for p, agg, s in members[1:] if (p, s) != (prefix, suffix)]
         rows.append((prefix, suffix, aggregations, others))
-    shared = {aggregations for *_, aggregations, _ in rows if aggregations}
-    labels = []
-    for prefix, suffix, aggregations, others in rows:
-        label = prefix if len(shared) == 1 or not aggregations else f"{prefix}/{' = '.join(aggregations)}"
-        labels.append(label + suffix + (f" (= {', '.join(others)})" if others else ""))
-    if len(shared) != 1 or sum(1 for row in rows if row[2]) < 2:
-        if len(shared) == 1:  # a single D-RISE row: keep its aggregation in the label
-            return [str(name) if row[2] else label for name, row, label in zip(names, rows, labels)], ""
+    shared = {aggregations for _, _, aggregations, _ in rows if aggregations}
+    # the aggregations leave the labels when two or more D-RISE rows all stand for the same ones
+    said_once = len(shared) == 1 and sum(1 for _, _, aggregations, _ in rows if aggregations) > 1
+    labels = [prefix + ("" if said_once or not aggregations else f"/{' = '.join(aggregations)}") + suffix
+              + (f" (= {', '.join(others)})" if others else "") for prefix, suffix, aggregations, others in rows]
+    if not said_once:
         return labels, ""
     tail = " = ".join(shared.pop())
     if " = " in tail:
