@@ -49,7 +49,7 @@ def test_output_is_quiet_by_default_and_verbose_on_request(tmp_path):
     command = [sys.executable, "-m", "drise_tf", "evaluate", "--run", str(tmp_path / "none")]
     quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 2 and "argument --run" in quiet.stderr and "holds no trained run" in quiet.stderr
-    assert quiet.stdout.startswith("[drise-tf] TensorFlow ") and " CPU threads, " in quiet.stdout
+    assert quiet.stdout.startswith("[drise-tf] TensorFlow ") and " CPU threads of " in quiet.stdout
     assert "I0000" not in quiet.stderr and "E0000" not in quiet.stderr and "cuda" not in quiet.stderr.lower()
     loud = subprocess.run(command[:3] + ["--verbose"] + command[3:], env=env, capture_output=True, text=True,
                           timeout=300)

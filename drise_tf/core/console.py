@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import sys
 import tempfile
 import warnings
-from typing import Iterator
+from typing import Iterator, Optional
 
 VERBOSE_ENV = "DRISE_TF_VERBOSE"
 KERAS_INPUTS_WARNING = r"The structure of `inputs` doesn't match the expected structure"
@@ -58,8 +59,40 @@ def import_tensorflow() -> None:
         tf.config.list_physical_devices("GPU")  # the device probe logs its CUDA errors on a machine without GPU
 
 
+#: The CPU instruction sets that decide how fast the forward passes run (float32 / bfloat16 matrix kernels), in
+#: /proc/cpuinfo's spelling, strongest last.
+MATMUL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+
+
+def cpu_description(cpuinfo: Optional[str] = None) -> str:
+    """The CPU's model name and which of :data:`MATMUL_FLAGS` it has, e.g. ``"Intel(R) Xeon(R) Processor
+    (avx2 avx512f avx512_vnni avx512_bf16 amx_bf16)"``.
+
+    Parameters
+    ----------
+    cpuinfo : str, optional
+        The text of ``/proc/cpuinfo``; read from the file when omitted. Without it (not Linux) the model name is
+        ``platform.processor()`` and the instruction sets are not listed.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
+                cpuinfo = stream.read()
+        except OSError:
+            return platform.processor() or platform.machine() or "unknown CPU"
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())  # the first processor's entry
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    flags = set(fields.get("flags", "").split())
+    present = [flag for flag in MATMUL_FLAGS if flag in flags]
+    return f"{name} ({' '.join(present) or 'none of ' + ', '.join(MATMUL_FLAGS)})"
+
+
 def runtime_summary(precision: str = "float32") -> str:
-    """One line on what the run computes on: TensorFlow and Keras versions, CPU threads, GPUs, precision."""
+    """One line on what the run computes on: TensorFlow and Keras versions, CPU threads and model (with its
+    :data:`MATMUL_FLAGS`), GPUs, precision."""
     import tensorflow as tf
 
     from drise_tf.core.compat import KERAS_VERSION
@@ -67,5 +100,5 @@ def runtime_summary(precision: str = "float32") -> str:
     gpus = tf.config.list_physical_devices("GPU")
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     gpu_text = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" if gpus else "no GPU"
-    return (f"TensorFlow {tf.__version__} (Keras {KERAS_VERSION}) on {threads} CPU threads, {gpu_text}, "
-            f"{precision}")
+    return (f"TensorFlow {tf.__version__} (Keras {KERAS_VERSION}) on {threads} CPU threads of {cpu_description()}, "
+            f"{gpu_text}, {precision}")

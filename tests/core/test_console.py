@@ -1,0 +1,33 @@
+"""The runtime line's CPU description, parsed from /proc/cpuinfo texts written here."""
+from drise_tf.core.console import MATMUL_FLAGS, cpu_description
+
+_XEON = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni avx512_bf16 amx_tile amx_bf16
+bogomips\t: 4000.00
+
+processor\t: 1
+model name\t: Another CPU
+flags\t\t: fpu
+"""
+_EPYC = """processor\t: 0
+model name\t: AMD EPYC 7B13
+flags\t\t: fpu sse2 avx avx2 fma
+"""
+
+
+def test_cpu_description_names_the_first_processor_and_its_matmul_flags():
+    assert cpu_description(_XEON) == ("Intel(R) Xeon(R) Processor "
+                                      "(avx2 avx512f avx512_vnni avx512_bf16 amx_bf16)")
+    assert cpu_description(_EPYC) == "AMD EPYC 7B13 (avx2)"  # avx and fma are not listed
+
+
+def test_cpu_description_without_any_listed_flag_says_so():
+    text = cpu_description("model name : Old CPU\nflags : fpu sse2\n")
+    assert text.startswith("Old CPU (none of ") and all(flag in text for flag in MATMUL_FLAGS)
+
+
+def test_cpu_description_of_this_machine_is_one_line():
+    text = cpu_description()
+    assert text and "\n" not in text
