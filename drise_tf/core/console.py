@@ -59,6 +59,16 @@ def import_tensorflow() -> None:
         tf.config.list_physical_devices("GPU")  # the device probe logs its CUDA errors on a machine without GPU
 
 
+def fit_verbosity(verbose: int) -> int:
+    """Keras's ``fit`` verbosity for ``verbose``: its progress bar (1) only where it redraws in place, on a terminal
+    or in an IPython console (Spyder, Jupyter); one line per epoch (2) when the output goes to a file or pipe, where
+    the bar would append every step's redraw to the log. 0 stays 0."""
+    if verbose != 1:
+        return verbose
+    interactive = (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()) or "ipykernel" in sys.modules
+    return 1 if interactive else 2
+
+
 #: The CPU instruction sets that decide how fast the forward passes run (float32 / bfloat16 matrix kernels), in
 #: /proc/cpuinfo's spelling, strongest last.
 MATMUL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")

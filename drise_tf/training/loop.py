@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from drise_tf import data as data_lib
-from drise_tf.core import sharding
+from drise_tf.core import console, sharding
 from drise_tf.core.compat import (
     MODEL_SUFFIX,
     keras,
@@ -308,7 +308,8 @@ def train(
         3 cannot run across workers), the same mean loss and update as one process; only the chief writes
         ``out_dir`` (resume needs it on storage every worker reads).
     verbose : int
-        Keras progress output (0 silent, 1 progress bar, 2 one line per epoch).
+        Keras progress output (0 silent, 1 progress bar, 2 one line per epoch); 1 becomes 2 when the output is
+        not a terminal or an IPython console (:func:`~drise_tf.core.console.fit_verbosity`).
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks, run after the checkpoint writer.
     keep_epochs : sequence of int
@@ -417,7 +418,7 @@ def train(
         if train_step is None:
             working.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch,
                         steps_per_epoch=steps_per_epoch if infinite else None, shuffle=False,
-                        callbacks=[recorder, *callbacks], verbose=verbose)
+                        callbacks=[recorder, *callbacks], verbose=console.fit_verbosity(verbose))
         else:
             logs = _epoch_across_workers(train_step, strategy, train_ds.take(steps_per_epoch) if infinite else train_ds)
             for callback in (recorder, *callbacks):

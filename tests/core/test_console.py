@@ -1,5 +1,7 @@
-"""The runtime line's CPU description, parsed from /proc/cpuinfo texts written here."""
-from drise_tf.core.console import MATMUL_FLAGS, cpu_description
+"""The runtime line's CPU description (parsed from /proc/cpuinfo texts written here) and Keras's fit verbosity."""
+import sys
+
+from drise_tf.core.console import MATMUL_FLAGS, cpu_description, fit_verbosity
 
 _XEON = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -31,3 +33,21 @@ def test_cpu_description_without_any_listed_flag_says_so():
 def test_cpu_description_of_this_machine_is_one_line():
     text = cpu_description()
     assert text and "\n" not in text
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_fit_verbosity_draws_the_progress_bar_only_where_it_redraws_in_place(monkeypatch):
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys, "stdout", _Stream(tty=True))
+    assert [fit_verbosity(v) for v in (0, 1, 2)] == [0, 1, 2]
+    monkeypatch.setattr(sys, "stdout", _Stream(tty=False))  # a log file, a pipe
+    assert [fit_verbosity(v) for v in (0, 1, 2)] == [0, 2, 2]
+    monkeypatch.setitem(sys.modules, "ipykernel", object())  # Spyder's or Jupyter's console
+    assert fit_verbosity(1) == 1
