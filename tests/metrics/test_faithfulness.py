@@ -255,6 +255,34 @@ def test_imputation_matches_naive_relaxation():
     np.testing.assert_array_equal(got[~removed], image[~removed])
 
 
+@pytest.mark.parametrize("banded_max_width", [0, 32], ids=["sparse LU", "banded"])
+def test_imputations_of_many_images_at_once_match_each_image_alone(monkeypatch, banded_max_width):
+    """More images than one banded solve takes (so groups and their boundaries are crossed), non-square, with
+    nothing, one pixel and all but one pixel removed: each equals the naive relaxation of that image alone, and its
+    noise is what its own generator draws; by either solver."""
+    from drise_tf.metrics import faithfulness
+    from drise_tf.metrics.faithfulness import _IMPUTATIONS_PER_SOLVE, _impute
+
+    monkeypatch.setattr(faithfulness, "_BANDED_MAX_WIDTH", banded_max_width)
+    rng = np.random.default_rng(4)
+    count = 2 * _IMPUTATIONS_PER_SOLVE + 3
+    images = rng.normal(size=(count, 5, 6, 3))
+    removed = rng.random((count, 5, 6)) < rng.uniform(0.1, 0.9, size=(count, 1, 1))
+    removed[0] = False
+    removed[1] = False
+    removed[1, 4, 5] = True
+    removed[count - 1] = True
+    removed[count - 1, 2, 3] = False
+    got = _impute(images, removed, noise=0.0, rngs=[None] * count)
+    for k in range(count):
+        np.testing.assert_allclose(got[k], naive_imputation(images[k], removed[k], sweeps=1000), atol=1e-8)
+    noisy = _impute(images, removed, noise=0.3, rngs=[np.random.default_rng(k) for k in range(count)])
+    for k in (0, 1, count - 1):
+        draws = np.random.default_rng(k).standard_normal((int(removed[k].sum()), 3))
+        np.testing.assert_allclose(noisy[k][removed[k]], got[k][removed[k]] + 0.3 * draws, atol=1e-12)
+        np.testing.assert_array_equal(noisy[k][~removed[k]], images[k][~removed[k]])
+
+
 def test_imputation_reproduces_a_linear_image_and_adds_seeded_noise():
     rows, cols = np.mgrid[0:9, 0:9]
     image = np.stack([1.0 + 0.3 * rows - 0.2 * cols, 2.0 * cols], axis=-1)
