@@ -26,23 +26,7 @@ from scipy import ndimage  # noqa: E402
 
 from drise_tf import load_cifar10  # noqa: E402
 from drise_tf.metrics import faithfulness  # noqa: E402
-from drise_tf.metrics.faithfulness import ROAD_FRACTIONS, salience_order  # noqa: E402
-
-
-def road_masks(maps: np.ndarray) -> np.ndarray:
-    """ROAD's removed pixels of each map: (B * 2 orders * 5 fractions, H, W), as ``road`` builds them."""
-    n, height, width = maps.shape
-    pixels = height * width
-    counts = np.round(np.asarray(ROAD_FRACTIONS) * pixels).astype(int)
-    order = salience_order(maps)
-    masks = []
-    for i in range(n):
-        for ranked in (order[i], order[i][::-1]):
-            for count in counts:
-                removed = np.zeros(pixels, bool)
-                removed[ranked[:count]] = True
-                masks.append(removed.reshape(height, width))
-    return np.stack(masks)
+from drise_tf.metrics.faithfulness import ROAD_FRACTIONS  # noqa: E402
 
 
 def main() -> None:
@@ -65,7 +49,7 @@ def main() -> None:
     kinds = {"smooth maps": ndimage.gaussian_filter(noise_maps, (0, 3, 3)), "white-noise maps": noise_maps}
     print(f"{args.images} images {args.size}x{args.size}, x 10 imputations each (ROAD's fractions and orders)")
     for kind, maps in kinds.items():
-        removed = road_masks(maps)
+        removed = faithfulness._road_removed(maps, ROAD_FRACTIONS).reshape(-1, *maps.shape[1:])
         stacked = np.repeat(images, 2 * len(ROAD_FRACTIONS), axis=0)
         values = stacked.reshape(len(stacked), -1, 3).astype(np.float64)
         unknown = removed.reshape(len(stacked), -1)

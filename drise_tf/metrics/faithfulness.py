@@ -263,7 +263,7 @@ def noisy_linear_imputation(
 
     Every removed pixel becomes the weighted mean of its (up to 8) neighbours inside the image, direct ones weighted
     1/6, diagonal ones 1/12, all removed pixels solved jointly as one linear system (one right-hand side per
-    channel, solved banded: :func:`_solve_imputations`); then Gaussian noise of standard deviation ``noise`` is
+    channel; :func:`_solve_banded` or :func:`_solve_sparse`); then Gaussian noise of standard deviation ``noise`` is
     added to the imputed values. Kept pixels are unchanged. The imputed values carry no trace of the removed ones, so
     the model cannot read the removal's shape from a constant fill.
 
@@ -376,9 +376,8 @@ def _solve_sparse(values: np.ndarray, unknown: np.ndarray, width: int) -> np.nda
     diagonal = np.zeros(removed.size)
     known_sum = np.zeros((removed.size, channels))
     entries_row, entries_col, entries_val = [], [], []
-    in_image = np.full(pixels, -1)
     for pixel, neighbour, _, weight in _neighbour_pairs(pixels, width):
-        in_image[:] = -1
+        in_image = np.full(pixels, -1)  # each pixel's neighbour in this direction, -1 outside the image
         in_image[pixel] = neighbour
         has = np.flatnonzero(in_image[own_pixel] >= 0)
         other = owner[has] * pixels + in_image[own_pixel[has]]
@@ -450,15 +449,7 @@ def road(
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     n_images, height, width, channels = images.shape
     classes = _check_classes(classes, n_images)
-    pixels = height * width
-    counts = np.maximum(1, np.minimum(pixels - 1, np.round(fractions * pixels).astype(int)))
-    orders = {"morf": salience_order(maps), "lerf": salience_order(maps)[:, ::-1]}
-    # one imputation per (image, order, fraction), all solved together
-    removed = np.zeros((n_images, len(ROAD_ORDERS), fractions.size, pixels), dtype=bool)
-    rank = np.empty((n_images, pixels), dtype=np.int64)
-    for o, name in enumerate(ROAD_ORDERS):
-        np.put_along_axis(rank, orders[name], np.arange(pixels)[None, :], axis=1)
-        removed[:, o] = rank[:, None, :] < counts[None, :, None]
+    removed = _road_removed(maps, fractions)  # one imputation per (image, order, fraction)
     owner = np.repeat(np.arange(n_images), len(ROAD_ORDERS) * fractions.size)
     keys = [(i, j, o) for i in range(n_images) for o in range(len(ROAD_ORDERS)) for j in range(fractions.size)]
     seeds = tuple(np.atleast_1d(seed).tolist())
@@ -471,6 +462,21 @@ def road(
     result.update({f"{name}_mean": result[name].mean(axis=1) for name in ROAD_ORDERS})
     result["gap"] = result["lerf_mean"] - result["morf_mean"]
     return result
+
+
+def _road_removed(maps: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """The pixels :func:`road` removes: bool (B, orders, F, H*W), for each map, order of :data:`ROAD_ORDERS` and
+    fraction the first ``round(f * H * W)`` pixels (at least one, at most all but one) of the map's order."""
+    n_images, height, width = maps.shape
+    pixels = height * width
+    counts = np.maximum(1, np.minimum(pixels - 1, np.round(np.asarray(fractions) * pixels).astype(int)))
+    most_first = salience_order(maps)
+    removed = np.zeros((n_images, len(ROAD_ORDERS), len(counts), pixels), dtype=bool)
+    rank = np.empty((n_images, pixels), dtype=np.int64)
+    for o, order in enumerate((most_first, most_first[:, ::-1])):  # ROAD_ORDERS: morf, lerf
+        np.put_along_axis(rank, order, np.arange(pixels)[None, :], axis=1)
+        removed[:, o] = rank[:, None, :] < counts[None, :, None]
+    return removed
 
 
 def _check_classes(classes: np.ndarray, n_images: int) -> np.ndarray:
