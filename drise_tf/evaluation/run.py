@@ -128,10 +128,12 @@ class Evaluation:
         maps: Dict[str, np.ndarray] = {}
         stability: Dict[str, np.ndarray] = {}
         masks_used: Dict[str, np.ndarray] = {}
-        for design in self.designs:
+        for design, options in self.designs.items():
             drise = self._drise_for(model, seed, design)
-            found, found_stability = drise.explain_scores(images, labels, similarities=self.similarities,
-                                                          aggregations=EVALUATED_AGGREGATIONS, return_stability=True)
+            found, found_stability = drise.explain_scores(
+                images, labels, return_stability=True,
+                similarities=[options["similarity"]] if "similarity" in options else self.similarities,
+                aggregations=[options["aggregation"]] if "aggregation" in options else EVALUATED_AGGREGATIONS)
             for key, value in found.items():
                 name = drise_name(*key.split("/"), design)
                 maps[name], stability[name], masks_used[name] = value, found_stability[key], drise.masks_used
@@ -268,6 +270,9 @@ def evaluate_maps(
         D-RISE mask designs, label -> design options over ``drise_options`` (``grid_size``, ``upsample``, ``shift``,
         ``p``), each a set of rows ``"D-RISE <label> <score>/<aggregation>"`` from equal N (e.g.
         :data:`FACTORIAL_DESIGNS`); default: the one design of ``drise_options``, rows ``"D-RISE <score>/<agg>"``.
+        A design that names its ``similarity`` (and ``aggregation``) is one row under that score (and aggregation)
+        instead of one per ``similarities`` x aggregation (e.g. the design sweep's rows,
+        :mod:`drise_tf.evaluation.design_sweep`).
     smoothing : bool
         Also measure every map after the smoothing control (:data:`SMOOTHING_GRID`, :func:`smoothing_sigma`), as
         rows ``"<variant> + smoothed"``; a post-processing step, no extra forward passes.

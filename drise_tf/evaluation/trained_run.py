@@ -15,6 +15,22 @@ from drise_tf.evaluation.run import evaluate_maps
 from drise_tf.training import load_run, multi_worker_strategy
 
 
+def chosen_test_images(n_test: int, images: Optional[int], seed: int) -> np.ndarray:
+    """Indices of the test images an evaluation explains: ``images`` of the ``n_test``, a seeded random choice in
+    increasing order (None: all of them in their order).
+
+    Raises
+    ------
+    ValueError
+        ``images`` is not an integer in 1..``n_test``.
+    """
+    if images is None:
+        return np.arange(n_test)
+    if isinstance(images, bool) or int(images) != images or not 1 <= images <= n_test:
+        raise ValueError(f"images must be an integer in 1..{n_test} (the test set), got {images!r}")
+    return np.sort(np.random.default_rng(seed).permutation(n_test)[: int(images)])
+
+
 def evaluate_run_maps(
     run_dir: str | os.PathLike,
     *,
@@ -55,12 +71,7 @@ def evaluate_run_maps(
     strategy = multi_worker_strategy() if multi_worker else None
     model, standardizer = load_run(run_dir)
     _, (x_test, y_test) = load_cifar10(data)
-    if images is None:
-        ids = np.arange(len(x_test))
-    else:
-        if isinstance(images, bool) or int(images) != images or not 1 <= images <= len(x_test):
-            raise ValueError(f"images must be an integer in 1..{len(x_test)} (the test set), got {images!r}")
-        ids = np.sort(np.random.default_rng(seed).permutation(len(x_test))[: int(images)])
+    ids = chosen_test_images(len(x_test), images, seed)
     chosen = x_test[ids]
     out = pathlib.Path(run_dir) / "evaluation" if out is None else pathlib.Path(out)
     settings = {"images_sha256": hashlib.sha256(np.ascontiguousarray(chosen).tobytes()).hexdigest()}

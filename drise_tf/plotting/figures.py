@@ -7,6 +7,7 @@ project adds (hidden axes, a suptitle) is an option, off by default. Nothing her
 """
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -16,6 +17,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from drise_tf.core.compat import write_bytes_atomic
 from drise_tf.explain.base import SMOOTHED_SUFFIX
 from drise_tf.explain.drise import AGGREGATIONS
 from drise_tf.explain.stability import replica_standard_error, top_region, top_region_frequency
@@ -516,6 +518,54 @@ def ranking_figure(rows: Sequence[Mapping], *, title: str, noise_factor: float =
     return fig
 
 
+#: A design point of :func:`pareto_figure`: (label, forwards to a stable map, mean metric, low, high).
+DesignPoint = Tuple[str, float, float, float, float]
+
+
+def pareto_figure(panels: Mapping[str, Sequence[DesignPoint]], *, marked: Optional[Mapping[str, str]] = None,
+                  target: float = 0.9, cap: Optional[float] = None, metric: str = "ROAD gap") -> Figure:
+    """Faithfulness against cost: one panel per network, every design a point at its median forwards to a stable map
+    (log scale) and its mean metric with the 95% interval; the designs on the Pareto front (no other design is both
+    cheaper and better on average) joined by a line; ``marked`` designs (label -> role, e.g. "recommended",
+    "thesis", "RISE") drawn large and named, the others small with their label.
+    """
+    if not panels:
+        raise ValueError("panels is empty: no network to draw")
+    marked = dict(marked or {})
+    roles = sorted(set(marked.values()))
+    colours = dict(zip(roles, sns.color_palette("deep", max(len(roles), 1))))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, (network, points) in zip(axes[0], panels.items()):
+        finite = [point for point in points if np.isfinite(point[1]) and np.isfinite(point[2])]
+        front, best = [], -np.inf
+        for point in sorted(finite, key=lambda point: (point[1], -point[2])):
+            if point[2] > best:
+                front.append(point)
+                best = point[2]
+        ax.plot([p[1] for p in front], [p[2] for p in front], color="0.75", linewidth=1.0, zorder=1,
+                label="Pareto front")
+        for label, forwards, mean, low, high in finite:
+            role = marked.get(label)
+            ax.errorbar(forwards, mean, yerr=[[mean - low], [high - mean]], fmt="o" if role else ".",
+                        markersize=8 if role else 5, color=colours[role] if role else "0.35", capsize=2,
+                        linewidth=0.8, zorder=3 if role else 2, label=role)
+            ax.annotate(label + (f" ({role})" if role and role not in label else ""), (forwards, mean),
+                        xytext=(4, 3), textcoords="offset points", fontsize=7 if role else 5.5,
+                        color=colours[role] if role else "0.3")
+        if cap is not None:
+            ax.axvline(cap, color="0.6", linestyle=":", linewidth=1.0, label=f"cap ({cap:,.0f} masks)")
+        ax.set_xscale("log")
+        ax.set_title(network, fontsize=10)
+        ax.set_xlabel(f"median forward passes to a two-seed Spearman of {target:g}", fontsize=8)
+        ax.set_ylabel(f"{metric} (mean, 95% interval)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def agreement_heatmap(names: Sequence[str], matrix: np.ndarray, *, title: str = "Rank correlation") -> Figure:
     """Annotated heatmap (-1 to 1, diverging colours) of pairwise agreement between methods or scores."""
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -678,13 +728,14 @@ def accuracy_sweep_figure(
 
 
 def save(fig: Figure, path: Union[str, os.PathLike], *, dpi: int = 100, close: bool = False) -> str:
-    """Write ``fig`` as PNG to ``path`` (parent folders created); close it only if ``close``. Returns the path."""
+    """Write ``fig`` as PNG to ``path`` atomically (parent folders created); close it only if ``close``. Returns
+    the path."""
     path = os.fspath(path)
     if not path.lower().endswith(".png"):
         raise ValueError(f"path must end with .png, got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png")
+    png = io.BytesIO()
+    fig.savefig(png, dpi=dpi, format="png")
+    write_bytes_atomic(path, png.getvalue())
     if close:
         plt.close(fig)
     return path
