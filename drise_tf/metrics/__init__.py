@@ -13,8 +13,11 @@ from drise_tf.metrics.agreement import (
 from drise_tf.metrics.comparison import Comparison, compare, deletion_insertion_aucs
 from drise_tf.metrics.faithfulness import (
     MODES,
+    ROAD_COUNTS,
     ROAD_FRACTIONS,
     ROAD_ORDERS,
+    ROAD_READOUTS,
+    ROAD_REFERENCE,
     auc,
     causal_curves,
     causal_fractions,
@@ -49,7 +52,8 @@ from drise_tf.metrics.statistics import (
 __all__ = [
     "AGREEMENT_METRICS", "agreement_matrix", "order_representatives", "rank_correlation", "topk_overlap",
     "Comparison", "compare", "deletion_insertion_aucs", "MODES",
-    "ROAD_FRACTIONS", "ROAD_ORDERS", "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
+    "ROAD_COUNTS", "ROAD_FRACTIONS", "ROAD_ORDERS", "ROAD_READOUTS", "ROAD_REFERENCE",
+    "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
     "gaussian_kernel", "mu_fidelity", "noisy_linear_imputation", "predicted_classes", "road", "salience_order",
     "efficient_mprt", "layer_groups", "map_entropy", "randomised_model", "randomization_check", "bootstrap_ci",
     "compact_letters", "factorial_contrasts", "holm", "mean_ci", "pairwise_comparisons", "paired_effects",

@@ -3,7 +3,7 @@ ROAD (removal with noisy linear imputation, Rong et al. 2022) and MuFidelity (Bh
 forward pass per chunk of ``batch_size`` perturbed images, mixing images and steps, never one pass per image."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -251,6 +251,16 @@ def deletion_insertion(model, images: np.ndarray, maps: np.ndarray, **kwargs) ->
 ROAD_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: ROAD orders: most relevant first (MoRF, lower is better) and least relevant first (LeRF, higher is better).
 ROAD_ORDERS = ("morf", "lerf")
+#: How :func:`road` turns a fraction into a number of pixels: ``"round"`` (the default: MoRF and LeRF remove the
+#: same number at a fraction) or ``"floor"`` (the reference implementation's ``int(f * H * W)``).
+ROAD_COUNTS = ("round", "floor")
+#: What :func:`road` reads from the model: the class's ``"probability"`` (the default) or ``"accuracy"`` (1 where the
+#: class is the argmax, else 0: what the reference implementation reports).
+ROAD_READOUTS = ("probability", "accuracy")
+#: ROAD as its reference implementation runs it on CIFAR-10 (Rong et al. 2022, github.com/tleemann/road_evaluation:
+#: ``NoisyLinearImputer(noise=0.01)`` on [0, 1] pixels, ``int(width * height * p)`` pixels, accuracy): :func:`road`'s
+#: options, with the standardizer's per-channel std (``Standardizer.std``) passed as ``pixel_std``.
+ROAD_REFERENCE: Dict[str, Any] = {"noise": 0.01, "counts": "floor", "readout": "accuracy"}
 # The imputer's neighbour weights (Rong et al.): 1/6 for the 4 direct neighbours, 1/12 for the 4 diagonal ones.
 _NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
                (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))
@@ -302,12 +312,12 @@ _BANDED_MAX_WIDTH = 32
 _IMPUTATIONS_PER_SOLVE = 8
 
 
-def _impute(images: np.ndarray, removed: np.ndarray, *, noise: float,
+def _impute(images: np.ndarray, removed: np.ndarray, *, noise: Union[float, np.ndarray],
             rngs: Sequence[Optional[np.random.Generator]]) -> np.ndarray:
     """:func:`noisy_linear_imputation` of K images at once (K, H, W, C) with their masks (K, H, W), solved by
     :func:`_solve_banded` in groups of :data:`_IMPUTATIONS_PER_SOLVE` up to a width of :data:`_BANDED_MAX_WIDTH`,
-    else one by one by :func:`_solve_sparse`; image k's noise is drawn from ``rngs[k]``, one value per removed pixel
-    and channel in row-major order."""
+    else one by one by :func:`_solve_sparse`; image k's noise is drawn from ``rngs[k]``, one standard normal value
+    per removed pixel and channel in row-major order, times ``noise`` (a float, or one per channel (C,))."""
     count, height, width, channels = images.shape
     values = images.reshape(count, height * width, channels).astype(np.float64)
     unknown = removed.reshape(count, height * width)
@@ -318,7 +328,7 @@ def _impute(images: np.ndarray, removed: np.ndarray, *, noise: float,
         group = slice(start, start + step)
         if unknown[group].any():
             imputed[group] = solve(values[group], unknown[group], width)
-    if noise > 0:
+    if np.any(np.asarray(noise) > 0):
         for k in np.flatnonzero(unknown.any(axis=1)):
             imputed[k, unknown[k]] += noise * rngs[k].standard_normal((int(unknown[k].sum()), channels))
     return imputed.reshape(images.shape)
@@ -406,6 +416,9 @@ def road(
     classes: np.ndarray,
     fractions: Sequence[float] = ROAD_FRACTIONS,
     noise: float = 0.01,
+    pixel_std: Optional[Sequence[float]] = None,
+    counts: str = "round",
+    readout: str = "probability",
     seed: Union[int, Sequence[int]] = 0,
     batch_size: int = 256,
 ) -> Dict[str, np.ndarray]:
@@ -415,7 +428,8 @@ def road(
     Pixels are ordered by the map (ties in row-major order, the reverse order for LeRF); at each fraction f the
     first ``round(f * H * W)`` pixels of the order are imputed. The imputation noise of image ``i``, fraction ``j``
     and order ``o`` comes from ``numpy.random.default_rng((*seed, i, j, o))``: two map sets measured with the same
-    seed on the same images see the same noise (paired comparisons).
+    seed on the same images see the same noise (paired comparisons). The defaults depart from the reference
+    implementation in three places, each an option (:data:`ROAD_REFERENCE`; why: ``docs/evaluation.md``).
 
     Parameters
     ----------
@@ -428,7 +442,20 @@ def road(
     fractions : sequence of float
         Removed fractions, each in (0, 1).
     noise : float
-        Imputation noise (see :func:`noisy_linear_imputation`).
+        Standard deviation of the imputation noise, in model-input units (see :func:`noisy_linear_imputation`), or
+        in pixel units when ``pixel_std`` is given.
+    pixel_std : sequence of float, optional
+        The per-channel standard deviation (C,) by which the images were standardised, in the units of ``noise``
+        (``Standardizer.std``: pixels in [0, 1]). Channel c's noise is then ``noise / pixel_std[c]`` in model-input
+        units: the reference's 0.01 on [0, 1] pixels, imputed before standardising (the imputation itself commutes
+        with a per-channel affine map: its weights sum to 1). About 4x the default on CIFAR-10 (std ~0.25).
+    counts : {"round", "floor"}
+        Pixels imputed at fraction f: ``"round"``, ``round(f * H * W)`` in both orders; ``"floor"``, the reference's:
+        MoRF ``floor(f * H * W)``, LeRF all but the ``floor((1 - f) * H * W)`` most relevant (the reference's LeRF
+        at its percentage p = 1 - f keeps the ``int(p * H * W)`` most relevant pixels). Products within 1e-9 of an
+        integer count as that integer. Always at least one pixel and at most all but one.
+    readout : {"probability", "accuracy"}
+        Read the class's probability, or the reference's accuracy: 1.0 where the class is the argmax, else 0.0.
     seed : int or sequence of int
         Seed of the imputation noise.
     batch_size : int
@@ -437,9 +464,9 @@ def road(
     Returns
     -------
     dict
-        ``morf`` and ``lerf`` (B, F) probabilities per fraction; ``morf_mean`` and ``lerf_mean`` (B,) their means
-        over fractions; ``gap`` (B,) = ``lerf_mean - morf_mean`` (higher is better: the map tells the pixels that
-        matter from those that do not).
+        ``morf`` and ``lerf`` (B, F) read-outs per fraction; ``morf_mean`` and ``lerf_mean`` (B,) their means over
+        fractions; ``gap`` (B,) = ``lerf_mean - morf_mean`` (higher is better: the map tells the pixels that matter
+        from those that do not).
     """
     images, maps = _check_images_maps(images, maps)
     fractions = np.asarray(fractions, dtype=np.float64)
@@ -447,35 +474,52 @@ def road(
         raise ValueError(f"fractions must be a non-empty sequence of values in (0, 1), got {fractions.tolist()}")
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
+    if readout not in ROAD_READOUTS:
+        raise ValueError(f"readout must be one of {ROAD_READOUTS}, got {readout!r}")
     n_images, height, width, channels = images.shape
     classes = _check_classes(classes, n_images)
-    removed = _road_removed(maps, fractions)  # one imputation per (image, order, fraction)
+    channel_noise: Union[float, np.ndarray] = noise
+    if pixel_std is not None:
+        pixel_std = np.asarray(pixel_std, dtype=np.float64)
+        if pixel_std.shape != (channels,) or not np.all(np.isfinite(pixel_std) & (pixel_std > 0)):
+            raise ValueError(f"pixel_std must be {channels} positive values (one per channel), got {pixel_std}")
+        channel_noise = noise / pixel_std
+    removed = _road_removed(maps, fractions, counts)  # one imputation per (image, order, fraction)
     owner = np.repeat(np.arange(n_images), len(ROAD_ORDERS) * fractions.size)
     keys = [(i, j, o) for i in range(n_images) for o in range(len(ROAD_ORDERS)) for j in range(fractions.size)]
     seeds = tuple(np.atleast_1d(seed).tolist())
-    flat = _impute(images[owner], removed.reshape(-1, height, width), noise=noise,
+    flat = _impute(images[owner], removed.reshape(-1, height, width), noise=channel_noise,
                    rngs=[np.random.default_rng((*seeds, *key)) for key in keys]).astype(np.float32)
-    probs = np.concatenate([_class_probabilities(model, flat[k : k + batch_size], classes[owner[k : k + batch_size]])
-                            for k in range(0, len(flat), batch_size)])
-    probs = probs.reshape(n_images, len(ROAD_ORDERS), fractions.size)
-    result = {name: probs[:, o] for o, name in enumerate(ROAD_ORDERS)}
+    values = np.concatenate([_class_probabilities(model, flat[k : k + batch_size], classes[owner[k : k + batch_size]],
+                                                  readout=readout) for k in range(0, len(flat), batch_size)])
+    values = values.reshape(n_images, len(ROAD_ORDERS), fractions.size)
+    result = {name: values[:, o] for o, name in enumerate(ROAD_ORDERS)}
     result.update({f"{name}_mean": result[name].mean(axis=1) for name in ROAD_ORDERS})
     result["gap"] = result["lerf_mean"] - result["morf_mean"]
     return result
 
 
-def _road_removed(maps: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+def _road_removed(maps: np.ndarray, fractions: np.ndarray, counts: str = "round") -> np.ndarray:
     """The pixels :func:`road` removes: bool (B, orders, F, H*W), for each map, order of :data:`ROAD_ORDERS` and
-    fraction the first ``round(f * H * W)`` pixels (at least one, at most all but one) of the map's order."""
+    fraction the first pixels of the map's order, as many as ``counts`` says (see :func:`road`; at least one, at
+    most all but one)."""
+    if counts not in ROAD_COUNTS:
+        raise ValueError(f"counts must be one of {ROAD_COUNTS}, got {counts!r}")
     n_images, height, width = maps.shape
     pixels = height * width
-    counts = np.maximum(1, np.minimum(pixels - 1, np.round(np.asarray(fractions) * pixels).astype(int)))
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if counts == "round":
+        per_order = [np.round(fractions * pixels)] * len(ROAD_ORDERS)
+    else:  # the products rounded to 1e-9 first: (1 - 0.9) * 100 is 10 pixels, not 9.999...
+        removed_most, kept_most = np.floor(np.round(np.stack([fractions, 1 - fractions]) * pixels, 9))
+        per_order = [removed_most, pixels - kept_most]
     most_first = salience_order(maps)
-    removed = np.zeros((n_images, len(ROAD_ORDERS), len(counts), pixels), dtype=bool)
+    removed = np.zeros((n_images, len(ROAD_ORDERS), fractions.size, pixels), dtype=bool)
     rank = np.empty((n_images, pixels), dtype=np.int64)
-    for o, order in enumerate((most_first, most_first[:, ::-1])):  # ROAD_ORDERS: morf, lerf
+    for o, (order, count) in enumerate(zip((most_first, most_first[:, ::-1]), per_order)):  # morf, lerf
+        count = np.clip(count.astype(int), 1, pixels - 1)
         np.put_along_axis(rank, order, np.arange(pixels)[None, :], axis=1)
-        removed[:, o] = rank[:, None, :] < counts[None, :, None]
+        removed[:, o] = rank[:, None, :] < count[None, :, None]
     return removed
 
 
@@ -488,10 +532,14 @@ def _check_classes(classes: np.ndarray, n_images: int) -> np.ndarray:
     return classes
 
 
-def _class_probabilities(model, batch: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _class_probabilities(model, batch: np.ndarray, classes: np.ndarray, *,
+                         readout: str = "probability") -> np.ndarray:
+    """Each image's class probability (float64), or with ``readout="accuracy"`` 1.0 where it is the argmax, else 0.0."""
     probs = _probabilities(model, batch)
     if classes.min() < 0 or classes.max() >= probs.shape[1]:
         raise ValueError(f"classes must be in [0, {probs.shape[1]}), got values {classes.min()}..{classes.max()}")
+    if readout == "accuracy":
+        return (probs.argmax(axis=1) == classes).astype(np.float64)
     return probs[np.arange(len(batch)), classes].astype(np.float64)
 
 

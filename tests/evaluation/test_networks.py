@@ -8,7 +8,7 @@ from scipy import stats
 
 from drise_tf.evaluation import networks, store
 from drise_tf.evaluation.report import compare_runs
-from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METHODS, drise_name
+from drise_tf.evaluation.run import FAITHFULNESS_METRICS, METHODS, METRICS, drise_name
 from drise_tf.evaluation.store import ResultStore
 
 PROBABILITY, COSINE, CROSS_ENTROPY = "D-RISE probability/none", "D-RISE cosine/none", "D-RISE cross_entropy/none"
@@ -186,3 +186,106 @@ def test_the_claims_name_the_variants_as_the_evaluation_writes_them():
     names = {name for claim in networks.CLAIMS for pair in claim.comparisons for name in pair if name is not None}
     expected = {drise_name(score, "none") for score in networks.DRISE_SCORES} | set(METHODS)
     assert names == expected
+
+
+# ------------------------------------------------------------------------------------------ claims x metrics
+def _metric_network(folder, by_metric, *, model="model-a", second_by_metric=None):
+    """A results folder whose records hold each metric's own per-image values (``by_metric``: metric -> variant ->
+    values); ``second_by_metric`` the same under the second seed."""
+    def records(values_by_metric, seed):
+        some = next(iter(values_by_metric.values()))
+        return [{"id": 1000 + position, "position": position, "label": position % 10, "seed": seed, "variant": name,
+                 **{metric: float(values_by_metric[metric][name][position]) for metric in values_by_metric}}
+                for name in some for position in range(len(some[name]))]
+
+    ResultStore(folder, {"seed": 0, "model": model}).write(
+        0, records(by_metric, 0) + (records(second_by_metric, 1) if second_by_metric else []))
+    return folder
+
+
+def _affine(values, scale, offset=0.0):
+    return {name: scale * array + offset for name, array in values.items()}
+
+
+def test_a_claim_holds_under_one_metric_and_fails_under_another(tmp_path):
+    gap = _per_image(GOOD, 60, seed=20)
+    behind = dict(gap, RISE=gap["RISE"] - 0.4)  # RISE far BEHIND every score, in the metric's own direction
+    by_metric = {"road_gap": gap, "road_morf": _affine(gap, -1.0, 1.0), "road_lerf": gap,
+                 "mu_fidelity": behind, "deletion_auc": _affine(behind, -1.0, 1.0), "insertion_auc": gap}
+    folders = {"n": _metric_network(tmp_path / "n", by_metric)}
+    result = networks.compare_metrics(folders, n_resamples=200)
+    verdict = {(row["claim"], row["metric"]): row for row in result["claims"]}
+    rise = "RISE ahead of every D-RISE score"
+    assert [verdict[(rise, metric)]["verdict"] for metric in FAITHFULNESS_METRICS] == [
+        "holds", "holds", "holds", "fails", "fails", "holds"]  # deletion: lower is better, RISE's is higher
+    inverted = [verdict[("cross_entropy inverted", metric)]["verdict"] for metric in FAITHFULNESS_METRICS]
+    assert inverted == ["holds", "not applicable", "not applicable", "holds", "not applicable", "not applicable"]
+    assert "no value of a random order on road_morf" in verdict[("cross_entropy inverted", "road_morf")]["text"]
+    on_road = networks.compare_networks(folders, n_resamples=200)["claims"]  # ROAD's verdicts, unchanged
+    assert [{k: row[k] for k in networks.CLAIM_COLUMNS} for row in result["claims"] if row["metric"] == "road_gap"] \
+        == on_road
+
+
+def test_an_affine_copy_of_the_road_gap_gives_its_verdicts_with_the_margin_scaled(tmp_path):
+    # cosine 0.04 behind probability: holds against ROAD's 0.05, and against 3 x 0.05 on a metric 3 x ROAD gap + 1;
+    # against an unscaled 0.05 on that metric (0.12 behind) it would fail
+    means = dict(GOOD, **{COSINE: GOOD[PROBABILITY] - 0.04})
+    gap, again = _per_image(means, 80, spread=0.01, seed=21), _per_image(means, 20, spread=0.01, seed=22)
+    transforms = {"road_gap": (1.0, 0.0), "insertion_auc": (3.0, 1.0), "deletion_auc": (-2.0, 0.5),
+                  "road_morf": (-0.5, 0.0), "road_lerf": (1.0, 0.0), "mu_fidelity": (0.5, 0.0)}
+    folders = {"n": _metric_network(
+        tmp_path / "n", {metric: _affine(gap, *t) for metric, t in transforms.items()},
+        second_by_metric={metric: _affine(again, *t) for metric, t in transforms.items()})}
+    rows = networks.compare_metrics(folders, n_resamples=200)["claims"]
+    close = {row["metric"]: row for row in rows if row["claim"] == "cosine close behind"}
+    for metric, (scale, _) in transforms.items():
+        assert close[metric]["margin"] == pytest.approx(0.05 * abs(scale))
+        assert close[metric]["verdict"] == "holds"
+    assert "against -0.15" in close["insertion_auc"]["text"] and "against +0.1" in close["deletion_auc"]["text"]
+    by_claim = {}
+    for row in rows:
+        if row["claim"] != "cross_entropy inverted" or row["metric"] in networks.CHANCE_LEVELS:
+            by_claim.setdefault(row["claim"], set()).add(row["verdict"])
+    assert all(len(verdicts) == 1 for verdicts in by_claim.values())  # every metric agrees with ROAD's verdict
+
+
+def test_the_tau_between_metrics_equals_scipys_on_the_oriented_means(tmp_path):
+    rng = np.random.default_rng(23)
+    names = [f"v{k}" for k in range(7)]
+    by_metric = {metric: {name: rng.normal(rng.normal(0, 0.05), 0.1, 40) for name in names}
+                 for metric in FAITHFULNESS_METRICS}
+    by_metric["insertion_auc"] = _affine(by_metric["road_gap"], 2.0, 0.1)  # the same order
+    by_metric["deletion_auc"] = _affine(by_metric["road_gap"], -1.0)  # the same order, lower is better
+    folders = {"n": _metric_network(tmp_path / "n", by_metric)}
+    taus = networks.compare_metrics(folders, n_resamples=300)["taus"]
+    assert len(taus) == 15 and {row["n_variants"] for row in taus} == {7}
+    direction = {metric: 1.0 if METRICS[metric] else -1.0 for metric in FAITHFULNESS_METRICS}
+    for row in taus:
+        means = [[direction[m] * by_metric[m][name].mean() for name in names] for m in (row["first"], row["second"])]
+        assert row["tau"] == pytest.approx(stats.kendalltau(*means).statistic)
+    same = next(row for row in taus if (row["first"], row["second"]) == ("road_gap", "insertion_auc"))
+    flipped = next(row for row in taus if (row["first"], row["second"]) == ("road_gap", "deletion_auc"))
+    for row in (same, flipped):  # the same images resampled for both metrics: every resample keeps the order
+        assert (row["tau"], row["low"], row["high"]) == (1.0, 1.0, 1.0)
+    assert any(row["high"] - row["low"] > 0.2 for row in taus)  # independent metrics: wide intervals
+
+
+def test_the_claims_by_metric_table_and_files(tmp_path):
+    gap = _per_image(GOOD, 40, seed=24)
+    by_metric = {metric: gap for metric in FAITHFULNESS_METRICS}
+    folders = {"a": _metric_network(tmp_path / "a", by_metric),
+               "b": _metric_network(tmp_path / "b", dict(by_metric, mu_fidelity=_affine(gap, -1.0)), model="b")}
+    written = networks.write_metric_comparison(folders, tmp_path / "out", metrics=["road_gap", "mu_fidelity"],
+                                               accuracies={"a": 0.9}, n_resamples=100)
+    lines = written["text"].splitlines()
+    assert "| claim | road_gap (higher) | mu_fidelity (higher) |" in lines
+    assert "| cross_entropy inverted | H H | H F |" in lines  # b's MuFidelity is ROAD's reversed
+    assert "| road_gap / mu_fidelity | 1.00 [1.00, 1.00] | -1.00 [-1.00, -1.00] |" in lines
+    assert "| road_gap (higher) | holds | holds |" in lines and "a (accuracy 0.900, 40 images)" in written["text"]
+    claims = (tmp_path / "out" / "claims_by_metric.csv").read_text().splitlines()
+    assert claims[0] == ",".join(networks.CLAIM_METRIC_COLUMNS) and len(claims) == 1 + 5 * 2 * 2
+    taus = (tmp_path / "out" / "metric_taus.csv").read_text().splitlines()
+    assert taus[0] == ",".join(networks.METRIC_TAU_COLUMNS) and len(taus) == 1 + 2
+    assert (tmp_path / "out" / "claims_by_metric.md").read_text() == written["text"]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        networks.compare_metrics(folders, metrics=["emprt"])

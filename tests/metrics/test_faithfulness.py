@@ -1,6 +1,10 @@
 """Known-answer tests of drise_tf.metrics.faithfulness: a patch model, naive loops and scipy as references."""
 from __future__ import annotations
 
+import functools
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from scipy import integrate, ndimage, signal
@@ -8,6 +12,7 @@ from toy_models import tiny_cnn
 
 from drise_tf import metrics
 from drise_tf.core.compat import keras
+from drise_tf.metrics import faithfulness
 
 H = W = 8
 PATCH = [(2, 5), (2, 6), (3, 5), (3, 6)]  # the only pixels the patch model looks at
@@ -332,9 +337,79 @@ def test_road_probabilities_match_a_naive_loop():
             assert got[metrics.ROAD_ORDERS[o]][i, 0] == pytest.approx(float(expected), abs=1e-5)
 
 
+@functools.lru_cache(maxsize=None)
+def _cached_imputation(image_bytes: bytes, removed_bytes: bytes) -> np.ndarray:
+    image = np.frombuffer(image_bytes, dtype=np.float32).reshape(H, W, 3)
+    return naive_imputation(image, np.frombuffer(removed_bytes, dtype=bool).reshape(H, W), sweeps=600)
+
+
+def naive_road(model, images, maps, classes, fractions, *, noise, seed, pixel_std=None, counts="round",
+               readout="probability"):
+    """ROAD one image, order and fraction at a time: pixel counts from exact decimal fractions (the reference's LeRF
+    at p = 1 - f keeps the int(p * H * W) most relevant pixels), Gauss-Seidel imputation, noise added pixel by pixel
+    and channel by channel, one forward pass per imputed image."""
+    pixels = H * W
+    std = np.ones(3) if pixel_std is None else np.asarray(pixel_std, dtype=np.float64)
+    out = {"morf": np.zeros((len(images), len(fractions))), "lerf": np.zeros((len(images), len(fractions)))}
+    for i, (image, saliency, cls) in enumerate(zip(images, maps, classes)):
+        flat = saliency.ravel()
+        most_first = sorted(range(pixels), key=lambda k: (-float(flat[k]), k))
+        for o, (name, order) in enumerate((("morf", most_first), ("lerf", most_first[::-1]))):
+            for j, fraction in enumerate(fractions):
+                exact = Fraction(str(fraction)) * pixels
+                if counts == "round":
+                    count = round(exact)
+                elif name == "morf":
+                    count = math.floor(exact)
+                else:
+                    count = pixels - math.floor(pixels - exact)
+                removed = np.zeros(pixels, bool)
+                removed[order[:count]] = True
+                removed = removed.reshape(H, W)
+                imputed = _cached_imputation(image.astype(np.float32).tobytes(), removed.tobytes()).copy()
+                draws = np.random.default_rng((seed, i, j, o)).standard_normal((int(removed.sum()), 3))
+                for k, (row, col) in enumerate(zip(*np.nonzero(removed))):
+                    for channel in range(3):
+                        imputed[row, col, channel] += noise / std[channel] * draws[k, channel]
+                probs = model.predict_on_batch(imputed[None].astype(np.float32))[0]
+                out[name][i, j] = float(probs.argmax() == cls) if readout == "accuracy" else probs[cls]
+    return out
+
+
+@pytest.mark.parametrize("options", [
+    dict(pixel_std=(0.25, 0.5, 0.125)), dict(counts="floor"), dict(readout="accuracy"),
+    dict(metrics.ROAD_REFERENCE, pixel_std=(0.25, 0.5, 0.125)),
+], ids=["pixel noise", "floor", "accuracy", "reference"])
+def test_road_reference_options_match_a_naive_loop(options):
+    model = tiny_cnn()
+    images = np.random.default_rng(11).normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = np.round(np.random.default_rng(12).random((2, H, W)), 1)  # ties, broken in row-major order
+    classes = np.array([1, 2])
+    options = {"noise": 0.2, **options}
+    fractions = (0.1, 0.25, 0.9)  # 6.4, 16 and 57.6 of 64 pixels: round and floor differ, and MoRF's from LeRF's
+    got = metrics.road(model, images, maps, classes=classes, fractions=fractions, seed=3, batch_size=5, **options)
+    want = naive_road(model, images, maps, classes, fractions, seed=3, **options)
+    for name in metrics.ROAD_ORDERS:
+        np.testing.assert_allclose(got[name], want[name], atol=1e-5)
+    if options.get("readout") == "accuracy":
+        assert set(np.unique(got["morf"])) | set(np.unique(got["lerf"])) == {0.0, 1.0}
+
+
+def test_road_floor_counts_are_the_references_and_round_is_unchanged():
+    maps = np.random.default_rng(13).random((2, 10, 10))
+    fractions = (0.1, 0.29, 0.3, 0.7, 0.9)  # 0.29 * 100 and (1 - 0.9) * 100 fall just below an integer in floats
+    removed = {counts: faithfulness._road_removed(maps, np.array(fractions), counts).sum(axis=-1)
+               for counts in metrics.ROAD_COUNTS}
+    exact = [Fraction(str(f)) * 100 for f in fractions]
+    assert removed["floor"][:, 0].tolist() == [[math.floor(e) for e in exact]] * 2
+    assert removed["floor"][:, 1].tolist() == [[100 - math.floor(100 - e) for e in exact]] * 2
+    assert removed["round"][:, 0].tolist() == removed["round"][:, 1].tolist() == [[10, 29, 30, 70, 90]] * 2
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(fractions=(0.0,)), "fractions"), (dict(fractions=(1.0,)), "fractions"), (dict(noise=-1.0), "noise"),
-    (dict(classes=np.array([0])), "classes"),
+    (dict(classes=np.array([0])), "classes"), (dict(counts="ceil"), "counts"), (dict(readout="logit"), "readout"),
+    (dict(pixel_std=(0.2, 0.2)), "pixel_std"), (dict(pixel_std=(0.2, 0.0, 0.2)), "pixel_std"),
 ])
 def test_road_bad_arguments(kwargs, match):
     options = dict(classes=np.array([0, 1]))
