@@ -56,6 +56,7 @@ _EXPORTS: Dict[str, Tuple[str, Optional[str]]] = {
     "register_explainer": ("drise_tf.explain", "register_explainer"),
     "similarity": ("drise_tf.explain", "similarity"),
     "evaluate_maps": ("drise_tf.evaluation", "evaluate_maps"),
+    "explain_image_files": ("drise_tf.evaluation", "explain_image_files"),
     "write_report": ("drise_tf.evaluation", "write_report"),
     "deletion_insertion": ("drise_tf.metrics", "deletion_insertion"),
     "efficient_mprt": ("drise_tf.metrics", "efficient_mprt"),
@@ -106,7 +107,7 @@ if TYPE_CHECKING:
         make_train_dataset,
         split_train_val,
     )
-    from drise_tf.evaluation import evaluate_maps, write_report  # noqa: F401
+    from drise_tf.evaluation import evaluate_maps, explain_image_files, write_report  # noqa: F401
     from drise_tf.experiment import setup  # noqa: F401
     from drise_tf.explain import (  # noqa: F401
         AGGREGATIONS,

@@ -3,6 +3,7 @@
     python -m drise_tf train --recipe thesis --epochs 100 --data PATH --out models/NAME
     python -m drise_tf evaluate --run models/NAME [--data PATH]
     python -m drise_tf evaluate-maps --run models/NAME --images 1000 [--resume] [--data PATH]
+    python -m drise_tf explain --run models/NAME IMAGE [IMAGE ...] [--method drise] [--class cat] --out FOLDER
     python -m drise_tf compare-evaluations RESULTS_A RESULTS_B [--metric road_gap] [--out FOLDER]
     python -m drise_tf compare-networks NAME=RESULTS NAME=RESULTS ... [--accuracy NAME=0.9] [--out FOLDER]
     python -m drise_tf reproduce --profile quick|thesis [--data PATH]
@@ -14,7 +15,7 @@ import argparse
 import os
 import pathlib
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from drise_tf.core import console
 
@@ -24,7 +25,9 @@ DATA_HELP = (
 )
 # The library's registries live in modules that import TensorFlow; the parser names them without importing it (a test
 # keeps these in step with reproduction.PROFILES, training.RECIPES and ARCHITECTURES, explain.masks.SAMPLINGS,
-# explain.similarity, explain.drise.PRECISIONS and evaluation.METRICS).
+# explain.similarity, explain.drise.PRECISIONS, evaluation.METRICS, the explainer registry and its masking methods,
+# and the model file names of core.compat.MODEL_SUFFIX), so that every argument is checked before TensorFlow is
+# imported.
 PROFILE_CHOICES = ("quick", "strong", "thesis", "keras_cnn", "tiny")
 RECIPE_CHOICES = ("thesis", "onecycle", "cpu_onecycle", "cpu_strong", "adam_cnn")
 ARCHITECTURE_CHOICES = ("resnet18", "simple_cnn")
@@ -36,6 +39,12 @@ DESIGN_CHOICES = ("default", "factorial")
 PRECISION_CHOICES = ("float32", "bfloat16")
 METRIC_CHOICES = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc", "emprt",
                   "mprt_spearman")
+METHOD_CHOICES = ("drise", "rise", "saliency", "smoothgrad", "guided_backprop", "gradcam", "gradcam++", "scorecam",
+                  "faster_scorecam")
+#: The Monte Carlo methods, whose maps run to a stability (evaluation.comparisons.MASKING_PRESETS).
+MONTE_CARLO_METHODS = ("drise", "rise")
+#: A run folder's model file: model.keras where Keras can save it (>= 2.13), else model.h5.
+MODEL_FILES = ("model.keras", "model.h5")
 
 
 def _positive(text: str) -> int:
@@ -51,6 +60,14 @@ def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text}")
+    return value
+
+
+def _spearman(text: str) -> float:
+    """argparse type: a two-seed Spearman target in (0, 1)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1) (a two-seed Spearman), got {text}")
     return value
 
 
@@ -123,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="precision of the forward passes of the D-RISE / RISE masks and of the metrics (bfloat16: "
                       "several times faster on CPUs with AVX512-BF16 or AMX; softmax within ~1e-3, metrics within "
                       "~0.001 per image); the gradient and CAM methods always run in float32")
-    maps.add_argument("--target-stability", type=float, default=None,
+    maps.add_argument("--target-stability", type=_spearman, default=None,
                       help="run each map to this estimated two-seed Spearman in (0, 1) instead of a fixed --n-masks")
     maps.add_argument("--max-masks", type=_positive, default=None,
                       help="cap of masks per image with --target-stability (>= --n-masks)")
@@ -143,6 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
                       help="spread the masks' forward passes over the workers named in TF_CONFIG (run on each)")
     _add_data(maps)
 
+    explain = commands.add_parser(
+        "explain", help="explain PNG / JPEG files with a trained run: per image an overlay, an uncertainty figure "
+        "(D-RISE, RISE) and the map (.npy), and a summary CSV")
+    explain.add_argument("--run", required=True, help="trained run folder, e.g. models/strong")
+    explain.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="a PNG or JPEG file (any size and mode; resized to the model's input, bicubic), or a "
+                         "folder: its PNG and JPEG files, sorted (not its sub-folders)")
+    explain.add_argument("--out", required=True, help="output folder")
+    explain.add_argument("--method", default="drise", choices=METHOD_CHOICES, help="default: drise")
+    explain.add_argument("--similarity", default=None, choices=SIMILARITY_CHOICES,
+                         help="D-RISE's similarity score (default: D-RISE's own)")
+    explain.add_argument("--class", dest="target", default=None, metavar="CLASS",
+                         help="the class explained, a name (cat) or index 0..9 (default: the predicted class)")
+    explain.add_argument("--target-stability", type=_spearman, default=None,
+                         help="D-RISE / RISE: draw masks until the map's estimated two-seed Spearman reaches this, "
+                         "in (0, 1) (default: 0.9)")
+    explain.add_argument("--max-masks", type=_positive, default=None,
+                         help="D-RISE / RISE: the most masks per image (default: 40000)")
+    explain.add_argument("--seed", type=int, default=0, help="seed of D-RISE, RISE and SmoothGrad (default: 0)")
+
     compare = commands.add_parser(
         "compare-evaluations", help="compare two evaluate-maps runs image by image (e.g. a fixed N against a fixed "
         "stability)")
@@ -159,8 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a network's name and its evaluate-maps results folder")
     networks.add_argument("--accuracy", action="append", type=_named, default=[], metavar="NAME=ACCURACY",
                           help="a network's test accuracy, shown in the claims table's header (repeat per network)")
-    networks.add_argument("--metric", default="road_gap", choices=METRIC_CHOICES,
-                          help="the metric compared (default: road_gap, the primary; the claims were declared on it)")
+    read_on = networks.add_mutually_exclusive_group()
+    read_on.add_argument("--metric", default="road_gap", choices=METRIC_CHOICES,
+                         help="the metric compared (default: road_gap, the primary; the claims were declared on it)")
+    read_on.add_argument("--metrics", nargs="+", choices=("all",) + METRIC_CHOICES, default=None,
+                         help="instead: does the answer depend on the metric? every claim on every network under each "
+                         "of these faithfulness metrics (all: the six) and Kendall's tau between two metrics' orders; "
+                         "writes claims_by_metric.csv / .md and metric_taus.csv")
     networks.add_argument("--out", default=".", help="where networks_/claims_<metric>.csv and networks_<metric>.md go")
 
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
@@ -183,18 +225,63 @@ def _named(text: str) -> tuple:
     return name, value
 
 
-def _has_run(folder: pathlib.Path) -> bool:
-    from drise_tf.core.compat import MODEL_SUFFIX
+def _has_model(folder: pathlib.Path) -> bool:
+    return any((folder / name).is_file() for name in MODEL_FILES)
 
-    return (folder / f"model{MODEL_SUFFIX}").is_file() or (folder / "checkpoints" / "state.json").is_file()
+
+def _has_run(folder: pathlib.Path) -> bool:
+    return _has_model(folder) or (folder / "checkpoints" / "state.json").is_file()
+
+
+def _check_paths(args: argparse.Namespace, error: Callable[[str], None]) -> None:
+    """The paths every command shares: ``--data`` exists when given, ``--run`` holds a model file, and output
+    folders (``--out``, ``--models-dir``, ``--figures-dir``) are not files."""
+    if getattr(args, "data", None) is not None and not os.path.exists(args.data):
+        error(f"argument --data: {args.data} does not exist (a CIFAR-10 .tar.gz, .npz, python batches folder or "
+              f"image folder)")
+    if getattr(args, "run", None) is not None and not _has_model(pathlib.Path(args.run)):
+        error(f"argument --run: {args.run} holds no trained run (no {' or '.join(MODEL_FILES)}); train it first")
+    for name in ("out", "models_dir", "figures_dir"):
+        folder = getattr(args, name, None)
+        if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+            error(f"argument --{name.replace('_', '-')}: {folder} is a file, not a folder")
+    if args.command == "figures" and not os.path.isdir(args.models_dir):
+        error(f"argument --models-dir: {args.models_dir} does not exist; run `python -m drise_tf reproduce --profile "
+              f"{args.profile}` first")
+
+
+def _check_explain(args: argparse.Namespace, error: Callable[[str], None]) -> None:
+    """``explain``'s options that belong to one method, its class, and every image file (opened and decoded)."""
+    from drise_tf.data.image_files import find_image_files
+    from drise_tf.data.sources import class_index
+
+    if args.similarity is not None and args.method != "drise":
+        error(f"argument --similarity: only drise has a similarity score, not {args.method}")
+    for name in ("target_stability", "max_masks"):
+        if getattr(args, name) is not None and args.method not in MONTE_CARLO_METHODS:
+            error(f"argument --{name.replace('_', '-')}: only the Monte Carlo methods "
+                  f"{', '.join(MONTE_CARLO_METHODS)} run to a stability, not {args.method}")
+    if args.target is not None:
+        try:
+            class_index(args.target, "argument --class")
+        except ValueError as wrong:
+            error(str(wrong))
+    try:
+        find_image_files(args.images)
+    except (FileNotFoundError, ValueError) as wrong:
+        error(f"argument IMAGE: {wrong}")
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse what the parser's types and choices cannot see (ranges, parities, combinations, existing outputs)
-    before any model or data is loaded: ``args.command_parser.error`` prints the command's usage and the argument
-    that is wrong, and exits with status 2."""
+    """Refuse what the parser's types and choices cannot see (ranges, parities, combinations, missing inputs,
+    existing outputs, unreadable image files) before any model or data is loaded and before TensorFlow is
+    imported: ``args.command_parser.error`` prints the command's usage and the argument that is wrong, and exits
+    with status 2."""
     error = args.command_parser.error
-    if args.command == "train":
+    _check_paths(args, error)
+    if args.command == "explain":
+        _check_explain(args, error)
+    elif args.command == "train":
         out = pathlib.Path(args.out)
         if _has_run(out) and not (args.resume or args.overwrite):
             error(f"argument --out: {out} already holds a trained run; pass --resume to continue it or --overwrite "
@@ -209,8 +296,6 @@ def check_arguments(args: argparse.Namespace) -> None:
         if args.sampling in PAIRED_SAMPLINGS and args.n_masks % 2:
             error(f"argument --n-masks: {args.sampling} masks come in pairs, so --n-masks must be even, "
                   f"got {args.n_masks}")
-        if args.target_stability is not None and not 0.0 < args.target_stability < 1.0:
-            error(f"argument --target-stability: must lie in (0, 1) (a two-seed Spearman), got {args.target_stability}")
         if args.max_masks is not None and args.target_stability is None:
             error("argument --max-masks: only means something with --target-stability (a fixed run uses --n-masks)")
         if args.max_masks is not None and args.max_masks < args.n_masks:
@@ -227,11 +312,6 @@ def check_arguments(args: argparse.Namespace) -> None:
         if (out / "settings.json").is_file() and not args.resume:
             error(f"argument --out: {out} already holds an evaluation; pass --resume to continue it or choose "
                   f"another --out")
-        if not _has_run(pathlib.Path(args.run)):
-            error(f"argument --run: {args.run} holds no trained run (no model file); train it first")
-    elif args.command == "evaluate":
-        if not _has_run(pathlib.Path(args.run)):
-            error(f"argument --run: {args.run} holds no trained run (no model file); train it first")
     elif args.command == "compare-evaluations":
         for name in ("first", "second"):
             folder = pathlib.Path(getattr(args, name))
@@ -275,9 +355,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         os.environ[console.VERBOSE_ENV] = "1"
+    check_arguments(args)
     console.import_tensorflow()
     print(f"[drise-tf] {console.runtime_summary(_precision(args))}", flush=True)
-    check_arguments(args)
     import tensorflow as tf
 
     try:
@@ -309,6 +389,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
             if written:  # the chief's report; the other workers write nothing
                 print(f"[evaluate-maps] report: {written['report']}", flush=True)
+        elif args.command == "explain":
+            from drise_tf.evaluation import explain_image_files
+
+            given = {"similarity": args.similarity, "target_stability": args.target_stability,
+                     "max_masks": args.max_masks}
+            explain_image_files(args.run, args.images, args.out, method=args.method, target=args.target,
+                                seed=args.seed, **{name: value for name, value in given.items() if value is not None})
+            print(f"[explain] wrote {args.out}", flush=True)
         elif args.command == "compare-evaluations":
             from drise_tf.evaluation import write_comparison
 
@@ -316,12 +404,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(written["text"] + f"[compare-evaluations] wrote {written['csv']} and {written['markdown']}",
                   flush=True)
         elif args.command == "compare-networks":
-            from drise_tf.evaluation import write_network_comparison
+            from drise_tf.evaluation import FAITHFULNESS_METRICS, write_metric_comparison, write_network_comparison
 
-            written = write_network_comparison(dict(args.folders), args.out, metric=args.metric,
-                                               accuracies={name: float(value) for name, value in args.accuracy})
-            print(written["text"] + f"[compare-networks] wrote {written['networks']}, {written['claims']} and "
-                  f"{written['markdown']}", flush=True)
+            accuracies = {name: float(value) for name, value in args.accuracy}
+            if args.metrics:
+                metrics = FAITHFULNESS_METRICS if "all" in args.metrics else args.metrics
+                written = write_metric_comparison(dict(args.folders), args.out, metrics=metrics, accuracies=accuracies)
+                paths = f"{written['claims']}, {written['taus']} and {written['markdown']}"
+            else:
+                written = write_network_comparison(dict(args.folders), args.out, metric=args.metric,
+                                                   accuracies=accuracies)
+                paths = f"{written['networks']}, {written['claims']} and {written['markdown']}"
+            print(written["text"] + f"[compare-networks] wrote {paths}", flush=True)
         else:
             from drise_tf.reproduction.run import reproduce
 

@@ -11,14 +11,26 @@ map's uncertainty figure (its standard error and how reliably each pixel is in i
 prediction entropy (bits) of each image is printed, as the thesis computed it. The class pair is configurable.
 Each map is a Monte Carlo estimate: its stability (the Spearman agreement expected between two runs with different
 mask seeds, estimated from the masks it used) is printed and written to the figure index. A last cell draws the same
-maps with antithetic masks and stops each one at a stability target instead of a fixed N.
+maps with antithetic masks and stops each one at a stability target instead of a fixed N; another explains an image
+file (any PNG or JPEG) as the command ``drise-tf explain`` does.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/03_thesis_drise_maps.py``.
 """
 # %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
 import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
-from drise_tf import CLASS_NAMES, DRise, FigureBook, plotting, predict_probs, prediction_entropy, select_images, setup
+from drise_tf import (
+    CLASS_NAMES,
+    DRise,
+    FigureBook,
+    explain_image_files,
+    plotting,
+    predict_probs,
+    prediction_entropy,
+    select_images,
+    setup,
+)
 
 exp = setup(__file__)
 
@@ -102,6 +114,16 @@ fig = plotting.saliency_grid(exp.x_test[indices], {"thesis (iid)": maps, f"{SAMP
                              title=f"Thesis D-RISE: N = {N_MASKS} iid masks vs {SAMPLING} masks to stability "
                                    f"{TARGET_STABILITY}")
 plotting.save(fig, exp.figures_dir / "thesis_maps_stable.png", close=not exp.keep_open)
+
+# %% Explain an image file, as `drise-tf explain --run RUN FILE --out FOLDER` does: any PNG or JPEG (here the first
+# selected test image, written as a PNG) is read as the model's input (RGB, resized bicubic to the model's size,
+# standardised with the run's standardizer) and explained by D-RISE with its own default design, masks drawn until
+# the map's stability reaches TARGET_STABILITY; the overlay, uncertainty figure, map (.npy) and a CSV go to the folder
+image_file = exp.figures_dir / "image_files" / "test_image.png"
+image_file.parent.mkdir(parents=True, exist_ok=True)
+Image.fromarray(exp.x_test[indices[0]]).save(image_file)
+explained = explain_image_files(exp.run_dir, [image_file], exp.figures_dir / "image_files" / "explained",
+                                target_stability=TARGET_STABILITY, max_masks=8 * N_MASKS, n_masks=N_MASKS, seed=SEED)
 
 # %% Show the figures (a window when run as a script with a display; Spyder shows them by itself)
 if exp.keep_open:

@@ -39,6 +39,11 @@ def test_parser_knows_every_command():
     maps = parser.parse_args(["evaluate-maps", "--run", "models/x", "--images", "50", "--resume", "--sampling",
                               "sobol"])
     assert (maps.images, maps.resume, maps.sampling, maps.n_masks, maps.noise_images) == (50, True, "sobol", 2000, 100)
+    explain = parser.parse_args(["explain", "--run", "models/x", "a.png", "photos", "--out", "explained", "--class",
+                                 "cat"])
+    assert (explain.images, explain.out, explain.target, explain.method, explain.seed) == (
+        ["a.png", "photos"], "explained", "cat", "drise", 0)
+    assert (explain.similarity, explain.target_stability, explain.max_masks) == (None, None, None)
     with pytest.raises(SystemExit):
         parser.parse_args(["train"])  # --out is required
 
@@ -46,14 +51,15 @@ def test_parser_knows_every_command():
 def test_output_is_quiet_by_default_and_verbose_on_request(tmp_path):
     """A fresh process as a user runs it: one line on the runtime, no TensorFlow C++ start-up lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DRISE_TF_VERBOSE")}
-    command = [sys.executable, "-m", "drise_tf", "evaluate", "--run", str(tmp_path / "none")]
+    run = _fake_run(tmp_path / "run")  # passes the argument checks, so TensorFlow starts; then fails to load
+    command = [sys.executable, "-m", "drise_tf", "evaluate", "--run", str(run)]
     quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert quiet.returncode == 2 and "argument --run" in quiet.stderr and "holds no trained run" in quiet.stderr
+    assert quiet.returncode == 2 and "could not be loaded as a Keras model" in quiet.stderr, quiet.stderr
     assert quiet.stdout.startswith("[drise-tf] TensorFlow ") and " CPU threads of " in quiet.stdout
     assert "I0000" not in quiet.stderr and "E0000" not in quiet.stderr and "cuda" not in quiet.stderr.lower()
     loud = subprocess.run(command[:3] + ["--verbose"] + command[3:], env=env, capture_output=True, text=True,
                           timeout=300)
-    assert loud.returncode == 2 and loud.stdout == quiet.stdout
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and loud.stdout == quiet.stdout  # --verbose raises
     # what quiet means inside the library, and that DRISE_TF_VERBOSE (what --verbose sets) turns it off
     probe = ("import os, warnings, drise_tf; drise_tf.DRise; print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), "
              "any(f[1] is not None and 'structure of `inputs`' in f[1].pattern for f in warnings.filters))")
@@ -84,6 +90,13 @@ def test_the_parser_choices_are_the_library_registries():
     assert cli.SAMPLING_CHOICES == SAMPLINGS
     assert set(cli.METRIC_CHOICES) == set(METRICS)
     assert cli.PRECISION_CHOICES == DRISE_PRECISIONS and set(cli.PRECISION_CHOICES) == set(TRAINING_PRECISIONS)
+    from drise_tf.core.compat import MODEL_SUFFIX
+    from drise_tf.evaluation.comparisons import MASKING_PRESETS
+    from drise_tf.explain import available_explainers
+
+    assert set(cli.METHOD_CHOICES) == set(available_explainers())
+    assert set(cli.MONTE_CARLO_METHODS) == set(MASKING_PRESETS)
+    assert f"model{MODEL_SUFFIX}" in cli.MODEL_FILES
     import re
 
     from drise_tf.explain import similarity
@@ -94,10 +107,12 @@ def test_the_parser_choices_are_the_library_registries():
 
 
 def _fake_run(folder):
+    """A run folder whose model file is no model: it passes the argument checks and fails to load."""
     from drise_tf.core.compat import MODEL_SUFFIX
 
     folder.mkdir(parents=True)
-    (folder / f"model{MODEL_SUFFIX}").write_bytes(b"not used: the arguments are refused first")
+    (folder / f"model{MODEL_SUFFIX}").write_bytes(b"not a model")
+    (folder / "standardizer.json").write_text('{"mean": [0, 0, 0], "std": [1, 1, 1]}')
     return folder
 
 
@@ -189,7 +204,6 @@ def test_train_never_overwrites_a_run_silently(tmp_path, capsys, monkeypatch):
 
 def test_a_file_that_is_not_a_model_is_one_clear_line(tmp_path, capsys):
     run = _fake_run(tmp_path / "run")
-    (run / "standardizer.json").write_text('{"mean": [0, 0, 0], "std": [1, 1, 1]}')
     assert cli.main(["evaluate", "--run", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "could not be loaded as a Keras model" in err and "model." in err, err
@@ -210,10 +224,16 @@ def test_tensorflow_failures_are_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_figures_without_a_run_says_how_to_make_one(tmp_path, capsys):
-    code = cli.main(["figures", "--profile", "tiny", "--models-dir", str(tmp_path / "models"),
-                     "--figures-dir", str(tmp_path / "figures"), "--data", str(tmp_path / "none.npz")])
-    assert code == 2
-    assert "reproduce --profile tiny" in capsys.readouterr().err
+    arguments = ["figures", "--profile", "tiny", "--models-dir", str(tmp_path / "models"), "--figures-dir",
+                 str(tmp_path / "figures"), "--data", str(_tiny_npz(tmp_path / "tiny.npz", n_train=10, n_test=10))]
+    with pytest.raises(SystemExit) as stop:  # no models folder: refused with the arguments
+        cli.main(arguments)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --models-dir" in err and "reproduce --profile tiny" in err, err
+    (tmp_path / "models").mkdir()  # a models folder without the profile's run: the library says the same
+    assert cli.main(arguments) == 2
+    err = capsys.readouterr().err
+    assert "no trained model in" in err and "reproduce --profile tiny" in err, err
 
 
 def _digests(folder):
@@ -262,3 +282,146 @@ def test_compare_evaluations_writes_the_paired_table_and_names_a_missing_folder(
         cli.main(["compare-evaluations", str(tmp_path / "fixed_n"), str(tmp_path / "nowhere")])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "argument second:" in err and "nowhere is not an evaluation results folder" in err
+
+
+def test_compare_networks_reads_the_claims_on_every_metric_with_metrics_all(tmp_path, capsys):
+    from drise_tf.evaluation.run import FAITHFULNESS_METRICS
+    from drise_tf.evaluation.store import ResultStore
+
+    records = [{"id": image, "position": image, "label": 0, "seed": 0, "variant": variant,
+                **{metric: float(base + image / 10) for metric in FAITHFULNESS_METRICS}}
+               for variant, base in (("RISE", 0.5), ("Grad-CAM", 0.2)) for image in range(12)]
+    ResultStore(tmp_path / "run", {"seed": 0}).write(0, records)
+    arguments = ["compare-networks", f"a={tmp_path / 'run'}", "--out", str(tmp_path / "out")]
+    assert cli.main(arguments + ["--metrics", "all"]) == 0
+    assert "[compare-networks] wrote" in capsys.readouterr().out
+    rows = (tmp_path / "out" / "claims_by_metric.csv").read_text().splitlines()
+    assert {row.split(",")[1] for row in rows[1:]} == set(FAITHFULNESS_METRICS)
+    assert cli.main(arguments + ["--metrics", "emprt"]) == 2
+    assert "metric must be one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(arguments + ["--metric", "mu_fidelity", "--metrics", "all"])
+    assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def _image_files(folder: pathlib.Path) -> dict:
+    """A red-heavy PNG and a folder with a JPEG (the ramp model reads the red channel), and files that are no image."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(21, 27, 3)).astype(np.uint8)
+    pixels[..., 0] = 240
+    (folder / "photos").mkdir(parents=True)
+    (folder / "empty").mkdir()
+    Image.fromarray(pixels).save(folder / "red.png")
+    Image.fromarray(pixels).save(folder / "photos" / "red_photo.jpg")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "cut.png").write_bytes((folder / "red.png").read_bytes()[:100])
+    return {"png": folder / "red.png", "folder": folder / "photos", "text": folder / "notes.txt",
+            "truncated": folder / "cut.png", "empty": folder / "empty", "missing": folder / "none.png"}
+
+
+@pytest.mark.parametrize("arguments, argument, says", [
+    (["{missing}"], "IMAGE", "{missing} does not exist"),
+    (["{text}"], "IMAGE", "{text}: not a readable PNG or JPEG image"),
+    (["{truncated}"], "IMAGE", "{truncated}: not a readable PNG or JPEG image"),
+    (["{empty}"], "IMAGE", "{empty}: the folder holds no PNG or JPEG file"),
+    (["{png}", "--class", "zebra"], "--class", "'zebra' is neither a class name"),
+    (["{png}", "--method", "saliency", "--similarity", "cosine"], "--similarity", "only drise has a similarity"),
+    (["{png}", "--method", "gradcam", "--target-stability", "0.8"], "--target-stability", "only the Monte Carlo"),
+    (["{png}", "--method", "scorecam", "--max-masks", "100"], "--max-masks", "only the Monte Carlo methods"),
+    (["{png}", "--target-stability", "1"], "--target-stability", "must lie in (0, 1)"),
+    (["{png}", "--method", "lime"], "--method", "invalid choice: 'lime'"),
+])
+def test_explain_refuses_bad_arguments_before_any_work(tmp_path, capsys, monkeypatch, arguments, argument, says):
+    import drise_tf.evaluation
+
+    monkeypatch.setattr(drise_tf.evaluation, "explain_image_files", lambda *a, **k: pytest.fail("work was started"))
+    files = {name: str(path) for name, path in _image_files(tmp_path).items()}
+    run = _fake_run(tmp_path / "run")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["explain", "--run", str(run), "--out", str(tmp_path / "out"),
+                  *(value.format(**files) for value in arguments)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"argument {argument}" in err and says.format(**files) in err, err
+
+
+def test_explain_end_to_end_with_the_library_defaults(tmp_path, capsys):
+    import inspect
+
+    from toy_models import ramp_model, write_run
+
+    from drise_tf.explain import DRise
+
+    files = _image_files(tmp_path)
+    run = write_run(tmp_path / "run", ramp_model())
+    one_round = inspect.signature(DRise).parameters["n_masks"].default  # D-RISE's own design, one round of masks
+    arguments = ["explain", "--run", str(run), str(files["png"]), str(files["folder"]), "--max-masks", str(one_round),
+                 "--target-stability", "0.99"]
+    assert cli.main([*arguments, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    for name, path in (("red", files["png"]), ("red_photo", files["folder"] / "red_photo.jpg")):
+        line = next(line for line in printed.splitlines() if line.startswith(f"[explain] {path}: predicted cat ("))
+        assert f"explained cat, {one_round} masks, stability " in line, line
+        assert line.endswith(f"(hit the cap of {one_round} masks before 0.99)"), line
+        assert np.load(tmp_path / "out" / f"{name}_map.npy").shape == (32, 32)
+        assert (tmp_path / "out" / f"{name}_overlay.png").is_file()
+        assert (tmp_path / "out" / f"{name}_uncertainty.png").is_file()
+    assert (tmp_path / "out" / "explanations.csv").read_text().count("\n") == 3
+    assert cli.main([*arguments, "--out", str(tmp_path / "again")]) == 0  # the default seed: the same maps
+    for name in ("red", "red_photo"):
+        np.testing.assert_array_equal(np.load(tmp_path / "out" / f"{name}_map.npy"),
+                                      np.load(tmp_path / "again" / f"{name}_map.npy"))
+
+
+#: Runs each command line in one fresh process and reports, per command, its exit code, whether its error names the
+#: argument, and whether TensorFlow was imported by then.
+_PROBE = """
+import contextlib, io, json, sys
+from drise_tf import cli
+results = []
+for argv, argument in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as stop:
+            code = stop.code
+    results.append([code, "argument " + argument in err.getvalue(), "tensorflow" in sys.modules, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_wrong_paths_are_refused_before_tensorflow_is_imported(tmp_path):
+    import json
+
+    files = _image_files(tmp_path)
+    run = _fake_run(tmp_path / "run")
+    a_file = files["text"]
+    cases = [
+        (["evaluate", "--run", str(tmp_path / "nonexistent")], "--run"),
+        (["evaluate", "--run", str(run), "--data", str(tmp_path / "none.npz")], "--data"),
+        (["evaluate-maps", "--run", str(tmp_path / "nonexistent")], "--run"),
+        (["explain", "--run", str(tmp_path / "nonexistent"), str(files["png"]), "--out", "x"], "--run"),
+        (["explain", "--run", str(run), str(files["truncated"]), "--out", str(tmp_path / "out")], "IMAGE"),
+        (["explain", "--run", str(run), str(files["png"]), "--out", str(a_file)], "--out"),
+        (["train", "--out", str(tmp_path / "new"), "--data", str(tmp_path / "none.npz")], "--data"),
+        (["train", "--out", str(a_file)], "--out"),
+        (["train", "--out", str(tmp_path / "new"), "--resume"], "--resume"),
+        (["compare-evaluations", str(tmp_path), str(tmp_path)], "first"),
+        (["compare-networks", f"a={tmp_path}"], "NAME=RESULTS"),
+        (["figures", "--models-dir", str(tmp_path / "nonexistent")], "--models-dir"),
+        (["reproduce", "--models-dir", str(a_file)], "--models-dir"),
+        (["reproduce", "--data", str(tmp_path / "none.npz")], "--data"),
+    ]
+    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(cases)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.splitlines()[-1])
+    for (argv, argument), (code, named, tensorflow, err) in zip(cases, results):
+        assert (code, named, tensorflow) == (2, True, False), (argv, err)
+    # the probe sees TensorFlow when it is imported: arguments that pass do import it
+    good = [(["evaluate", "--run", str(run)], "--run")]
+    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(good)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert json.loads(done.stdout.splitlines()[-1])[0][:3] == [2, False, True], done.stdout + done.stderr

@@ -136,6 +136,11 @@ def test_03_thesis_drise_maps(tiny_env):
     assert done.stdout.count("entropy") >= sum(map(len, selected.values()))
     assert done.stdout.count("two-seed Spearman") >= 2 * sum(map(len, selected.values()))  # fixed N and stopped
     assert "thesis_maps_stable.png" in names
+    explained = pathlib.Path(tiny_env["DRISE_TF_OUTPUT"]) / "figures" / "experiments" / "03_thesis_drise_maps" / \
+        "image_files" / "explained"
+    assert "[explain] " in done.stdout and f"{explained.parent / 'test_image.png'}: predicted " in done.stdout
+    assert {"test_image_map.npy", "test_image_overlay.png", "test_image_uncertainty.png", "explanations.csv"} <= {
+        path.name for path in explained.iterdir()}
 
 
 @pytest.mark.slow

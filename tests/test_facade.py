@@ -29,7 +29,7 @@ def _type_checking_exports(source: str) -> Dict[str, Tuple[str, Optional[str]]]:
     Parameters
     ----------
     source : str
-        The text of ``drise_tf/__init__.py``.
+        The text of ``drise_tf/__init__.py`` (or of a room's lazy ``__init__.py``).
 
     Returns
     -------
@@ -38,7 +38,7 @@ def _type_checking_exports(source: str) -> Dict[str, Tuple[str, Optional[str]]]:
     """
     blocks = [node for node in ast.parse(source).body
               if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"]
-    assert len(blocks) == 1, "drise_tf/__init__.py needs exactly one top-level `if TYPE_CHECKING:` block"
+    assert len(blocks) == 1, "a lazy __init__.py needs exactly one top-level `if TYPE_CHECKING:` block"
     names: Dict[str, Tuple[str, Optional[str]]] = {}
     for statement in blocks[0].body:
         assert isinstance(statement, (ast.Import, ast.ImportFrom)), f"not an import: {ast.dump(statement)}"
@@ -67,8 +67,11 @@ def _signature_params(code: str) -> List[List[str]]:
             for signature in _script(code).get_signatures(len(lines), len(lines[-1]))]
 
 
-def test_type_checking_block_names_exactly_the_exports():
-    assert _type_checking_exports(INIT.read_text(encoding="utf-8")) == drise_tf._EXPORTS
+@pytest.mark.parametrize("package", [drise_tf, drise_tf.data], ids=["drise_tf", "drise_tf.data"])
+def test_type_checking_block_names_exactly_the_exports(package):
+    assert _type_checking_exports(pathlib.Path(package.__file__).read_text(encoding="utf-8")) == package._EXPORTS
+    assert set(package.__all__) == set(package._EXPORTS)
+    assert [name for name in package.__all__ if not hasattr(package, name)] == []
 
 
 def test_the_checker_sees_a_missing_or_wrong_name():

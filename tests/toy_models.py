@@ -61,6 +61,32 @@ def blind_model(size: int = 16, classes: int = 10) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
+def ramp_model(size: int = 32, target: int = 3, weight: float = 4.0, classes: int = 10) -> keras.Model:
+    """Class ``target``'s logit is ``weight`` x the mean over the pixels of channel 0 times a ramp, 0 at the top left
+    corner to 1 at the bottom right; every other logit is 0. Every pixel matters, more towards the bottom right, so
+    a coarse D-RISE map of an image bright in channel 0 is a stable ramp."""
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    dense = keras.layers.Dense(classes, activation="softmax", name="probs")
+    outputs = dense(x)
+    rows, cols = np.mgrid[:size, :size]
+    kernel = np.zeros((size, size, 3, classes), dtype=np.float32)
+    kernel[..., 0, target] = weight * (rows + cols) / (2 * (size - 1)) / (size * size)
+    dense.set_weights([kernel.reshape(-1, classes), np.zeros(classes, dtype=np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def write_run(folder, model: keras.Model, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)):
+    """A run folder :func:`drise_tf.training.load_run` opens: ``model`` and a Standardizer of ``mean`` / ``std``."""
+    from drise_tf.core.compat import MODEL_SUFFIX, save_model_atomic
+    from drise_tf.data import Standardizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, folder / f"model{MODEL_SUFFIX}")
+    Standardizer(mean, std).save(folder / "standardizer.json")
+    return folder
+
+
 #: RISE's design (Petsiuk et al. 2018) as :func:`mask_design` spells it: grid, upsampling, p, shift, score, aggregation.
 RISE_DESIGN = ((7, 7), "bilinear", 0.5, None, "probability", "np")
 

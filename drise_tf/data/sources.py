@@ -256,13 +256,20 @@ def _natural_key(text: str) -> List[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def _label_index(value: str, where: str) -> int:
-    text = value.strip().lower()
+def class_index(value: str | int, where: str) -> int:
+    """The class index of ``value``: a class name (any case, e.g. "Cat"), or an index 0..9 as an int or digits.
+
+    Raises
+    ------
+    CifarDataError
+        Neither; the message starts with ``where`` (what holds the value).
+    """
+    text = str(value).strip().lower()
     if text in CLASS_NAMES:
         return CLASS_NAMES.index(text)
-    if text.isdigit() and int(text) < NUM_CLASSES:
+    if not isinstance(value, bool) and text.isdigit() and int(text) < NUM_CLASSES:
         return int(text)
-    raise CifarDataError(f"{where}: label {value!r} is neither a class name ({', '.join(CLASS_NAMES)}) nor 0..9")
+    raise CifarDataError(f"{where}: {value!r} is neither a class name ({', '.join(CLASS_NAMES)}) nor 0..9")
 
 
 def read_image(path: str) -> np.ndarray:
@@ -325,7 +332,7 @@ def _csv_entries(csv_path: str, folder: str) -> List[Tuple[str, int]]:
         where = f"{csv_path}, line {line}"
         if len(row) <= max(file_col, label_col):
             raise CifarDataError(f"{where}: too few columns")
-        entries.append((_find_image(folder, row[file_col].strip(), where), _label_index(row[label_col], where)))
+        entries.append((_find_image(folder, row[file_col].strip(), where), class_index(row[label_col], where)))
     return entries
 
 
@@ -335,7 +342,7 @@ def _class_folder_entries(folder: str) -> List[Tuple[str, int]]:
         path = os.path.join(folder, sub)
         if sub.startswith(".") or not os.path.isdir(path):
             continue
-        label = _label_index(sub, f"{folder}: sub-folder {sub!r}")
+        label = class_index(sub, f"{folder}: sub-folder {sub!r}")
         files = sorted((f for f in os.listdir(path) if _is_image(f)), key=_natural_key)
         entries.extend((os.path.join(path, f), label) for f in files)
     entries.sort(key=lambda entry: entry[1])  # stable: class index, then natural file order

@@ -14,6 +14,7 @@ from drise_tf.plotting.figure_sets import (
 from drise_tf.plotting.figures import (
     accuracy_sweep_figure,
     agreement_heatmap,
+    calls_figure,
     causal_curve_figure,
     confusion_matrix_figure,
     labelled_image_grid,
@@ -35,5 +36,5 @@ __all__ = [
     "sanity_figures", "thesis_map_figures", "training_figures", "uncertainty_figures", "accuracy_sweep_figure",
     "agreement_heatmap", "causal_curve_figure", "confusion_matrix_figure", "labelled_image_grid", "learning_curves",
     "metric_bars", "pareto_figure", "ranking_figure", "overlay_figure", "randomization_figure", "saliency_grid", "save",
-    "score_planes", "surface_figure", "uncertainty_figure",
+    "score_planes", "surface_figure", "uncertainty_figure", "calls_figure",
 ]

@@ -727,6 +727,51 @@ def accuracy_sweep_figure(
     return fig
 
 
+#: A point of :func:`calls_figure`: (model calls per map, mean metric, low, high).
+CallsPoint = Tuple[float, float, float, float]
+
+
+def calls_figure(panels: Mapping[str, Mapping[str, Sequence[CallsPoint]]], *, metric: str = "ROAD gap") -> Figure:
+    """A metric against the model calls each map costs: one panel per network, one line per method through its
+    budgets (calls on a log scale), each point its mean with the 95% interval; the methods share colours and markers
+    across panels and one legend.
+
+    Parameters
+    ----------
+    panels : dict
+        Network -> method -> points ``(calls, mean, low, high)``, drawn in order of calls.
+    metric : str
+        The metric's name, for the y axis.
+    """
+    if not panels:
+        raise ValueError("panels is empty: no network to draw")
+    methods = list(dict.fromkeys(method for lines in panels.values() for method in lines))
+    colours = dict(zip(methods, sns.color_palette("tab10", len(methods))))
+    markers = dict(zip(methods, "osD^vP*Xp<>h"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False, sharey=True)
+    for ax, (network, lines) in zip(axes[0], panels.items()):
+        for method, points in lines.items():
+            calls, mean, low, high = np.array(sorted(points), dtype=np.float64).reshape(-1, 4).T
+            ax.errorbar(calls, mean, yerr=np.stack([mean - low, high - mean]), color=colours[method],
+                        marker=markers[method], markersize=4, linewidth=1.0, capsize=2, label=method)
+        ax.set_xscale("log")
+        ax.set_title(network, fontsize=10)
+        ax.set_xlabel("model calls per map", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel(f"{metric} (mean, 95% interval)", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # methods missing from the first panel
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 4), frameon=False)
+    rows = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0.0, (0.2 + 0.18 * rows) / fig.get_figheight(), 1.0, 1.0))
+    return fig
+
+
 def save(fig: Figure, path: Union[str, os.PathLike], *, dpi: int = 100, close: bool = False) -> str:
     """Write ``fig`` as PNG to ``path`` atomically (parent folders created); close it only if ``close``. Returns
     the path."""
