@@ -4,6 +4,8 @@
     python -m drise_tf evaluate --run models/NAME [--data PATH]
     python -m drise_tf evaluate-maps --run models/NAME --images 1000 [--resume] [--data PATH]
     python -m drise_tf explain --run models/NAME IMAGE [IMAGE ...] [--method drise] [--class cat] --out FOLDER
+    python -m drise_tf design-sweep screening|confirmation NETWORK [--out docs/design-sweep] [--resume]
+    python -m drise_tf design-sweep-report screening|confirmation [--out docs/design-sweep]
     python -m drise_tf compare-evaluations RESULTS_A RESULTS_B [--metric road_gap] [--out FOLDER]
     python -m drise_tf compare-networks NAME=RESULTS NAME=RESULTS ... [--accuracy NAME=0.9] [--out FOLDER]
     python -m drise_tf reproduce --profile quick|thesis [--data PATH]
@@ -43,6 +45,10 @@ METHOD_CHOICES = ("drise", "rise", "saliency", "smoothgrad", "guided_backprop", 
                   "faster_scorecam")
 #: The Monte Carlo methods, whose maps run to a stability (evaluation.comparisons.MASKING_PRESETS).
 MONTE_CARLO_METHODS = ("drise", "rise")
+# The design sweep's stages and networks (evaluation.design_sweep.STAGES; a test keeps them in step).
+SWEEP_STAGE_CHOICES = ("screening", "confirmation")
+SWEEP_SCREENING_NETWORKS = ("quick", "keras_cnn")
+SWEEP_NETWORK_CHOICES = ("quick", "strong", "strong-epoch10", "keras_cnn")
 #: A run folder's model file: model.keras where Keras can save it (>= 2.13), else model.h5.
 MODEL_FILES = ("model.keras", "model.h5")
 
@@ -205,6 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
                          "writes claims_by_metric.csv / .md and metric_taus.csv")
     networks.add_argument("--out", default=".", help="where networks_/claims_<metric>.csv and networks_<metric>.md go")
 
+    sweep = commands.add_parser(
+        "design-sweep", help="run one network of a stage of the declared D-RISE design sweep (docs/design-sweep.md): "
+        "every design's maps measured, then the masks each needs for a stable map; resumable")
+    sweep.add_argument("stage", choices=SWEEP_STAGE_CHOICES, help="screening first, then confirmation")
+    sweep.add_argument("network", choices=SWEEP_NETWORK_CHOICES,
+                       help="screening: quick or keras_cnn; confirmation: any of the four")
+    sweep.add_argument("--out", default="docs/design-sweep", help="the sweep's folder (default: docs/design-sweep)")
+    sweep.add_argument("--resume", action="store_true", help="continue this network's stored stage")
+    _add_data(sweep)
+    sweep_report = commands.add_parser(
+        "design-sweep-report", help="the sweep stage's table, Pareto figure and the declared rule's choice, re-read "
+        "from the stored chunks (no forward pass)")
+    sweep_report.add_argument("stage", choices=SWEEP_STAGE_CHOICES)
+    sweep_report.add_argument("--out", default="docs/design-sweep",
+                              help="the sweep's folder (default: docs/design-sweep)")
+
     reproduce = commands.add_parser("reproduce", help="train if needed, evaluate, explain, write figures/")
     _add_profile(reproduce)
     reproduce.add_argument("--epochs", type=_positive, default=None, help="override the profile's epochs")
@@ -215,6 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in commands.choices.items():
         command.set_defaults(command_parser=command)
     return parser
+
+
+def _check_sweep(args: argparse.Namespace, error: Callable[[str], None]) -> None:
+    """The sweep's network belongs to its stage, the confirmation follows a finished screening, a stored stage is
+    only continued with ``--resume``, and a report reads a stage that exists."""
+    stage = pathlib.Path(args.out) / args.stage
+    if args.command == "design-sweep-report":
+        if not stage.is_dir():
+            error(f"argument stage: {stage} does not exist; run `drise-tf design-sweep {args.stage} NETWORK` first")
+        return
+    if args.stage == "screening" and args.network not in SWEEP_SCREENING_NETWORKS:
+        error(f"argument network: the screening runs on {' and '.join(SWEEP_SCREENING_NETWORKS)}, not {args.network}")
+    if args.stage == "confirmation":
+        for network in SWEEP_SCREENING_NETWORKS:
+            if not (pathlib.Path(args.out) / "screening" / network / "stability" / "settings.json").is_file():
+                error(f"argument stage: the confirmation's designs come from the screening, and {args.out} holds no "
+                      f"screening of {network}; run `drise-tf design-sweep screening {network}` first")
+    stored = stage / args.network / "evaluation" / "settings.json"
+    if stored.is_file() and not args.resume:
+        error(f"argument network: {stored.parent.parent} already holds this stage; pass --resume to continue it")
 
 
 def _named(text: str) -> tuple:
@@ -312,6 +354,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         if (out / "settings.json").is_file() and not args.resume:
             error(f"argument --out: {out} already holds an evaluation; pass --resume to continue it or choose "
                   f"another --out")
+    elif args.command in ("design-sweep", "design-sweep-report"):
+        _check_sweep(args, error)
     elif args.command == "compare-evaluations":
         for name in ("first", "second"):
             folder = pathlib.Path(getattr(args, name))
@@ -397,6 +441,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             explain_image_files(args.run, args.images, args.out, method=args.method, target=args.target,
                                 seed=args.seed, **{name: value for name, value in given.items() if value is not None})
             print(f"[explain] wrote {args.out}", flush=True)
+        elif args.command == "design-sweep":
+            from drise_tf.evaluation.design_sweep import run_stage
+
+            written = run_stage(args.stage, args.network, args.out, data=args.data, resume=args.resume)
+            print(f"[design-sweep] report: {written['report']}", flush=True)
+        elif args.command == "design-sweep-report":
+            from drise_tf.evaluation.design_sweep import write_sweep_report
+
+            written = write_sweep_report(args.out, args.stage)
+            print(written["text"] + f"[design-sweep-report] wrote {written['csv']}, {written['markdown']} and "
+                  f"{written['figure']}", flush=True)
         elif args.command == "compare-evaluations":
             from drise_tf.evaluation import write_comparison
 

@@ -89,6 +89,11 @@ def test_the_parser_choices_are_the_library_registries():
     assert set(cli.ARCHITECTURE_CHOICES) <= set(ARCHITECTURES.available())
     assert cli.SAMPLING_CHOICES == SAMPLINGS
     assert set(cli.METRIC_CHOICES) == set(METRICS)
+    from drise_tf.evaluation.design_sweep import STAGES
+
+    assert cli.SWEEP_STAGE_CHOICES == tuple(STAGES)
+    assert cli.SWEEP_SCREENING_NETWORKS == tuple(STAGES["screening"].networks)
+    assert cli.SWEEP_NETWORK_CHOICES == tuple(STAGES["confirmation"].networks)
     assert cli.PRECISION_CHOICES == DRISE_PRECISIONS and set(cli.PRECISION_CHOICES) == set(TRAINING_PRECISIONS)
     from drise_tf.core.compat import MODEL_SUFFIX
     from drise_tf.evaluation.comparisons import MASKING_PRESETS
@@ -398,7 +403,11 @@ def test_wrong_paths_are_refused_before_tensorflow_is_imported(tmp_path):
     files = _image_files(tmp_path)
     run = _fake_run(tmp_path / "run")
     a_file = files["text"]
+    stored = tmp_path / "stored" / "screening" / "keras_cnn" / "evaluation"
+    stored.mkdir(parents=True)
+    (stored / "settings.json").write_text("{}")
     cases = [
+        (["design-sweep", "screening", "keras_cnn", "--out", str(tmp_path / "stored")], "network"),
         (["evaluate", "--run", str(tmp_path / "nonexistent")], "--run"),
         (["evaluate", "--run", str(run), "--data", str(tmp_path / "none.npz")], "--data"),
         (["evaluate-maps", "--run", str(tmp_path / "nonexistent")], "--run"),
@@ -413,6 +422,11 @@ def test_wrong_paths_are_refused_before_tensorflow_is_imported(tmp_path):
         (["figures", "--models-dir", str(tmp_path / "nonexistent")], "--models-dir"),
         (["reproduce", "--models-dir", str(a_file)], "--models-dir"),
         (["reproduce", "--data", str(tmp_path / "none.npz")], "--data"),
+        (["design-sweep", "screening", "strong", "--out", str(tmp_path / "sweep")], "network"),
+        (["design-sweep", "confirmation", "strong", "--out", str(tmp_path / "sweep")], "stage"),
+        (["design-sweep", "screening", "quick", "--out", str(tmp_path / "sweep"), "--data", str(a_file) + "x"],
+         "--data"),
+        (["design-sweep-report", "screening", "--out", str(tmp_path / "sweep")], "stage"),
     ]
     done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(cases)], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from drise_tf.core import tables
+from drise_tf.core import console, tables
 from drise_tf.core.compat import write_text_atomic
 from drise_tf.data import load_cifar10
 from drise_tf.evaluation.report import _markdown, metric_values, ranking, seed_noise, write_report
@@ -188,7 +188,7 @@ def measure_stability_cost(model: Any, images: np.ndarray, labels: np.ndarray,
 
     One stored chunk per row (chunk ``k`` is the ``k``-th row, in the order of ``designs`` then RISE), records per
     image: ``masks_used`` (the forward passes), ``stability`` (the final estimate), ``capped`` (stopped by the cap
-    below the target) and ``seconds`` (the row's wall-clock time divided by its images).
+    below the target), ``seconds`` (the row's wall-clock time divided by its images) and ``cpu`` (where it ran).
     """
     rows = {**{label: dict(options) for label, options in designs.items()}, "RISE": dict(RISE_PRESET)}
     ids = np.arange(len(images)) if image_ids is None else np.asarray(image_ids)
@@ -197,6 +197,7 @@ def measure_stability_cost(model: Any, images: np.ndarray, labels: np.ndarray,
                 "sampling": RUN_OPTIONS["sampling"]}
     store = ResultStore(folder, settings, resume=resume)
     finished = set(store.finished())
+    cpu = console.cpu_description()
     for index, (label, options) in enumerate(rows.items()):
         if index in finished:
             continue
@@ -208,7 +209,7 @@ def measure_stability_cost(model: Any, images: np.ndarray, labels: np.ndarray,
         records = [{"row": label, "id": int(ids[k]), "position": k, "masks_used": int(used[k]),
                     "stability": float(stability[k]),
                     "capped": bool(stability[k] < STABILITY_TARGET),
-                    "seconds": seconds} for k in range(len(images))]
+                    "seconds": seconds, "cpu": cpu} for k in range(len(images))]
         store.write(index, records)
         if progress:
             print(f"[stability] {label}: median {np.median(used):.0f} masks to {STABILITY_TARGET} "
@@ -218,8 +219,9 @@ def measure_stability_cost(model: Any, images: np.ndarray, labels: np.ndarray,
 
 # ------------------------------------------------------------------------------------------------------ reading
 def stability_cost(folder: PathLike) -> Dict[str, Dict[str, float]]:
-    """Row label -> ``median``, ``p90`` of the masks to the target, ``capped`` (share at the cap), ``seconds`` per map
-    and ``images``, from a :func:`measure_stability_cost` store."""
+    """Row label -> ``median``, ``p90`` of the masks to the target, ``capped`` (share at the cap), ``seconds`` per map,
+    ``images`` and ``cpu`` (where the row ran; empty if the store does not say), from a
+    :func:`measure_stability_cost` store."""
     _, records = read_records(folder)
     by_row: Dict[str, List[Mapping[str, Any]]] = {}
     for record in records:
@@ -229,7 +231,7 @@ def stability_cost(folder: PathLike) -> Dict[str, Dict[str, float]]:
         masks = np.array([r["masks_used"] for r in found], dtype=np.float64)
         cost[label] = {"median": float(np.median(masks)), "p90": float(np.percentile(masks, 90)),
                        "capped": float(np.mean([r["capped"] for r in found])),
-                       "seconds": float(found[0]["seconds"]), "images": len(found)}
+                       "seconds": float(found[0]["seconds"]), "images": len(found), "cpu": found[0].get("cpu", "")}
     return cost
 
 
@@ -374,7 +376,7 @@ def stage_summary(sweep_folder: PathLike, stage_name: str) -> List[dict]:
                          "median_forwards": found.get("median", float("nan")),
                          "p90_forwards": found.get("p90", float("nan")),
                          "capped": found.get("capped", float("nan")),
-                         "seconds_per_map": found.get("seconds", float("nan"))})
+                         "seconds_per_map": found.get("seconds", float("nan")), "cpu": found.get("cpu", "")})
     return rows
 
 
@@ -383,13 +385,15 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
     """A stage's summary as ``<stage>.csv`` and ``<stage>.md`` and its Pareto figure ``<stage>_pareto.png`` (ROAD gap
     against the median forwards to a stable map, one panel per network), in ``out`` (default ``sweep_folder``);
     the markdown names the designs that go on (screening) or the recommended design (confirmation) when every
-    network of the stage is finished."""
+    network of the stage is finished, and the CPU the stable maps were timed on (``cpu``, default: as the stores
+    say)."""
     stage = STAGES[stage_name]
     out = pathlib.Path(out or sweep_folder)
     rows = stage_summary(sweep_folder, stage_name)
     if not rows:
         raise ValueError(f"{sweep_folder} holds no finished {stage_name} network yet: nothing to report")
     finished = {row["network"] for row in rows} == set(stage.networks)
+    cpu = cpu or "; ".join(sorted({row["cpu"] for row in rows if row["cpu"]})) or "the CPU of the run"
     marked = {THESIS_DESIGN_LABEL: "thesis", "RISE": "RISE"}
     if finished and stage.name == "screening":
         marked.update({label: "goes on" for label in confirmation_designs(sweep_folder)})
@@ -405,7 +409,7 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
             f"letters (paired Wilcoxon, Holm over every pair of a network's rows, beyond twice the Monte Carlo noise "
             f"of the second seed on the first {stage.noise_images} images). Forwards to a stable map: masks until an "
             f"estimated two-seed Spearman of {STABILITY_TARGET} (rounds of {STABILITY_ROUND}, cap {STABILITY_CAP}), on "
-            f"the first {STABILITY_IMAGES} images; seconds per map on {cpu or 'the CPU of the run'}.\n\n"
+            f"the first {STABILITY_IMAGES} images; seconds per map on {cpu}.\n\n"
             + _markdown(rows, SUMMARY_COLUMNS) + "\n")
     if finished and stage.name == "screening":
         text += "\nGo on to the confirmation (the declared rule): " + ", ".join(confirmation_designs(sweep_folder))

@@ -222,3 +222,20 @@ def test_the_metrics_forward_through_the_folded_copy_in_the_masks_precision():
     assert {layer.compute_dtype for layer in low.layers if layer.name == "conv"} == {"bfloat16"}
     found = low.predict_on_batch(images)
     assert 0 < np.abs(found - expected).max() < 2e-2  # bfloat16 rounding, not another model
+
+
+def test_a_design_that_names_its_score_is_one_row_under_that_score(tmp_path):
+    model = tiny_cnn()
+    images, labels = _data(2)
+    designs = {"thesis": {"grid_size": 2, "upsample": "nearest", "similarity": "cosine", "aggregation": "none"},
+               "4x4 bilinear": {"grid_size": 4, "upsample": "bilinear"}}
+    _run(tmp_path / "run", model, images, labels, methods={}, similarities=["probability"], designs=designs,
+         noise_images=0, mprt_images=0, smoothing=False)
+    _, records = evaluation.read_records(tmp_path / "run")
+    assert {r["variant"] for r in records} == {"D-RISE thesis cosine/none"} | {
+        f"D-RISE 4x4 bilinear probability/{a}" for a in ("none", "coverage", "debiased")}
+    drise = DRise(model, seed=3, sampling="antithetic", **{**DRISE, **designs["thesis"]})
+    direct = metrics.road(model, images, drise.explain(images, labels), classes=labels, seed=(3, 0),
+                          fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
+    stored = sorted((r for r in records if r["variant"] == "D-RISE thesis cosine/none"), key=lambda r: r["position"])
+    np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)

@@ -459,3 +459,18 @@ def test_uncertainty_figure_texts_fit(explained):
     maps, replica_maps, _ = results["blind"]
     assert_texts_fit(plots.uncertainty_figure(images, maps, replica_maps, row_labels=["image 1", "image 2"],
                                               title="test #12: true cat, predicted dog; two-seed Spearman 0.37"))
+
+
+def test_pareto_figure_joins_the_designs_no_other_beats_on_cost_and_mean(tmp_path):
+    points = [("a", 1000.0, 0.30, 0.25, 0.35), ("b", 2000.0, 0.50, 0.45, 0.55), ("c", 4000.0, 0.40, 0.35, 0.45),
+              ("d", 8000.0, 0.60, 0.55, 0.65), ("e", 1500.0, 0.20, 0.15, 0.25), ("f", np.nan, 0.9, 0.8, 1.0)]
+    fig = written(plots.pareto_figure({"net one": points, "net two": points[:2]}, marked={"b": "recommended"},
+                                      cap=40000), tmp_path)
+    front = fig.axes[0].lines[0]  # by hand: a (cheapest), then b and d (each better than every cheaper design)
+    assert front.get_xdata().tolist() == [1000.0, 2000.0, 8000.0]
+    assert front.get_ydata().tolist() == [0.30, 0.50, 0.60]
+    texts = [text.get_text() for text in fig.axes[0].texts]
+    assert "b (recommended)" in texts and "c" in texts and not any(t.startswith("f") for t in texts)
+    assert [ax.get_title() for ax in fig.axes] == ["net one", "net two"]
+    with pytest.raises(ValueError, match="panels"):
+        plots.pareto_figure({})
