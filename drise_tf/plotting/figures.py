@@ -15,6 +15,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from drise_tf.core.compat import write_bytes_atomic
@@ -731,7 +732,8 @@ def accuracy_sweep_figure(
 CallsPoint = Tuple[float, float, float, float]
 
 
-def calls_figure(panels: Mapping[str, Mapping[str, Sequence[CallsPoint]]], *, metric: str = "ROAD gap") -> Figure:
+def calls_figure(panels: Mapping[str, Mapping[str, Sequence[CallsPoint]]], *, metric: str = "ROAD gap",
+                 dodge: float = 0.015) -> Figure:
     """A metric against the model calls each map costs: one panel per network, one line per method through its
     budgets (calls on a log scale), each point its mean with the 95% interval; the methods share colours and markers
     across panels and one legend.
@@ -742,33 +744,40 @@ def calls_figure(panels: Mapping[str, Mapping[str, Sequence[CallsPoint]]], *, me
         Network -> method -> points ``(calls, mean, low, high)``, drawn in order of calls.
     metric : str
         The metric's name, for the y axis.
+    dodge : float
+        Methods at equal calls are drawn side by side, each shifted by this share of its calls from the last
+        (0: at their calls exactly).
     """
     if not panels:
         raise ValueError("panels is empty: no network to draw")
     methods = list(dict.fromkeys(method for lines in panels.values() for method in lines))
     colours = dict(zip(methods, sns.color_palette("tab10", len(methods))))
     markers = dict(zip(methods, "osD^vP*Xp<>h"))
+    shifts = {method: (1.0 + dodge) ** (k - (len(methods) - 1) / 2) for k, method in enumerate(methods)}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False, sharey=True)
     for ax, (network, lines) in zip(axes[0], panels.items()):
         for method, points in lines.items():
             calls, mean, low, high = np.array(sorted(points), dtype=np.float64).reshape(-1, 4).T
-            ax.errorbar(calls, mean, yerr=np.stack([mean - low, high - mean]), color=colours[method],
-                        marker=markers[method], markersize=4, linewidth=1.0, capsize=2, label=method)
+            ax.errorbar(calls * shifts[method], mean, yerr=np.stack([mean - low, high - mean]),
+                        color=colours[method], marker=markers[method], markersize=4, linewidth=1.0, capsize=2,
+                        label=method)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_title(network, fontsize=10)
         ax.set_xlabel("model calls per map", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel(f"{metric} (mean, 95% interval)", fontsize=8)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:  # methods missing from the first panel
+    handles = {}
+    for ax in axes[0]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(handle)
-                labels.append(label)
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 4), frameon=False)
-    rows = -(-len(labels) // 4)
-    fig.tight_layout(rect=(0.0, (0.2 + 0.18 * rows) / fig.get_figheight(), 1.0, 1.0))
+            handles.setdefault(label, handle)
+    columns = min(len(handles), 2 * len(panels))
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="lower center", ncol=columns, frameon=False)
+    legend_height = 0.2 + 0.16 * -(-len(handles) // columns)  # inches
+    fig.tight_layout(rect=(0.0, legend_height / fig.get_figheight(), 1.0, 1.0))
     return fig
 
 

@@ -474,3 +474,17 @@ def test_pareto_figure_joins_the_designs_no_other_beats_on_cost_and_mean(tmp_pat
     assert [ax.get_title() for ax in fig.axes] == ["net one", "net two"]
     with pytest.raises(ValueError, match="panels"):
         plots.pareto_figure({})
+
+
+def test_calls_figure_draws_one_line_per_method_through_its_budgets(tmp_path):
+    strong = {"RISE": [(2000.0, 0.5, 0.4, 0.6), (750.0, 0.4, 0.3, 0.5)], "Sobol": [(528.0, 0.2, 0.1, 0.3)]}
+    fig = written(plots.calls_figure({"strong": strong, "cnn": {"HSIC": [(750.0, 0.3, 0.2, 0.4)]}}, dodge=0.0),
+                  tmp_path)
+    rise = fig.axes[0].lines[0]  # drawn in order of calls, at the calls themselves without dodging
+    assert rise.get_xdata().tolist() == [750.0, 2000.0] and rise.get_ydata().tolist() == [0.4, 0.5]
+    assert [ax.get_title() for ax in fig.axes] == ["strong", "cnn"] and fig.axes[0].get_xscale() == "log"
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == ["RISE", "Sobol", "HSIC"]  # one legend
+    dodged = plots.calls_figure({"strong": strong}, dodge=0.1).axes[0]
+    assert dodged.lines[0].get_xdata().tolist() == pytest.approx([750.0 / 1.1 ** 0.5, 2000.0 / 1.1 ** 0.5])
+    with pytest.raises(ValueError, match="panels"):
+        plots.calls_figure({})
