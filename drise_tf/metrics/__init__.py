@@ -12,7 +12,10 @@ from drise_tf.metrics.agreement import (
 )
 from drise_tf.metrics.comparison import Comparison, compare, deletion_insertion_aucs
 from drise_tf.metrics.faithfulness import (
+    FILLS,
     MODES,
+    NOISE_STREAMS,
+    RISE_FILLS,
     ROAD_COUNTS,
     ROAD_FRACTIONS,
     ROAD_ORDERS,
@@ -51,7 +54,7 @@ from drise_tf.metrics.statistics import (
 
 __all__ = [
     "AGREEMENT_METRICS", "agreement_matrix", "order_representatives", "rank_correlation", "topk_overlap",
-    "Comparison", "compare", "deletion_insertion_aucs", "MODES",
+    "Comparison", "compare", "deletion_insertion_aucs", "FILLS", "MODES", "NOISE_STREAMS", "RISE_FILLS",
     "ROAD_COUNTS", "ROAD_FRACTIONS", "ROAD_ORDERS", "ROAD_READOUTS", "ROAD_REFERENCE",
     "auc", "causal_curves", "causal_fractions", "deletion_insertion", "gaussian_blur",
     "gaussian_kernel", "mu_fidelity", "noisy_linear_imputation", "predicted_classes", "road", "salience_order",

@@ -11,6 +11,22 @@ import tensorflow as tf
 from drise_tf.core import sharding
 
 MODES = ("deletion", "insertion")
+#: What replaces the pixels a metric removes (``fill`` of :func:`causal_curves`, :func:`deletion_insertion` and
+#: :func:`mu_fidelity`): ``"constant"`` (0, the mean colour of standardised images, or MuFidelity's ``baseline``: how
+#: D-RISE's own masks delete), ``"imputation"`` (ROAD's noisy linear imputation, :func:`noisy_linear_imputation`) or
+#: ``"blur"`` (the pixels of RISE's blurred canvas, :func:`gaussian_blur` with :data:`RISE_BLUR_KERNEL` and
+#: :data:`RISE_BLUR_SIGMA`).
+FILLS = ("constant", "imputation", "blur")
+#: The fills of RISE's causal metrics (Petsiuk et al. 2018), :func:`causal_curves`'s default: deletion sets the removed
+#: pixels to 0, insertion starts from the blurred canvas.
+RISE_FILLS: Dict[str, str] = {"deletion": "constant", "insertion": "blur"}
+#: RISE's blurred canvas, as its reference code makes it: an 11 x 11 Gaussian of standard deviation 5 pixels. Insertion
+#: starts from it, and ``fill="blur"`` puts its pixels in place of the removed ones, so that deletion by blur walks
+#: insertion's path backwards (the same canvas, the pixels in the opposite order).
+RISE_BLUR_KERNEL = 11
+RISE_BLUR_SIGMA = 5.0
+#: Standard deviation of ROAD's imputation noise in model-input units (Rong et al. 2022's 0.01; docs/evaluation.md).
+IMPUTATION_NOISE = 0.01
 
 
 # --------------------------------------------------------------------------------------------------- validation
@@ -57,7 +73,7 @@ def salience_order(maps: np.ndarray) -> np.ndarray:
     return np.argsort(-flat, axis=1, kind="stable")
 
 
-def gaussian_kernel(size: int = 11, sigma: float = 5.0) -> np.ndarray:
+def gaussian_kernel(size: int = RISE_BLUR_KERNEL, sigma: float = RISE_BLUR_SIGMA) -> np.ndarray:
     """Normalised 2-D Gaussian kernel ``size`` x ``size`` with standard deviation ``sigma`` pixels."""
     if int(size) != size or size < 1 or size % 2 == 0:
         raise ValueError(f"blur_kernel must be a positive odd integer, got {size!r}")
@@ -69,7 +85,8 @@ def gaussian_kernel(size: int = 11, sigma: float = 5.0) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def gaussian_blur(images: np.ndarray, *, kernel: int = 11, sigma: float = 5.0) -> np.ndarray:
+def gaussian_blur(images: np.ndarray, *, kernel: int = RISE_BLUR_KERNEL,
+                  sigma: float = RISE_BLUR_SIGMA) -> np.ndarray:
     """Blur each channel with a Gaussian, zero padding (the mean colour in standardised space), as RISE does.
 
     RISE's reference code blurs with an 11x11 kernel made by ``scipy.ndimage.gaussian_filter`` (sigma 5 pixels) on a
@@ -124,16 +141,23 @@ def causal_curves(
     *,
     mode: str = "deletion",
     step: Optional[int] = None,
-    blur_kernel: int = 11,
-    blur_sigma: float = 5.0,
+    fill: Optional[str] = None,
+    blur_kernel: int = RISE_BLUR_KERNEL,
+    blur_sigma: float = RISE_BLUR_SIGMA,
+    noise: float = IMPUTATION_NOISE,
+    seed: Union[int, Sequence[int]] = 0,
     batch_size: int = 256,
     classes: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Deletion or insertion curves (RISE causal metrics) of maps on a model, batched over images and steps.
 
     Pixels are ordered by the map (descending, ties in row-major order). At step k the first ``min(k*step, H*W)``
-    pixels (all channels) are changed: ``"deletion"`` sets them to 0 (the mean colour in standardised space),
-    ``"insertion"`` starts from a Gaussian-blurred copy and puts the original pixels back.
+    pixels (all channels) are changed: ``"deletion"`` removes them, replacing them as ``fill`` says;
+    ``"insertion"`` starts from the image with every pixel removed and puts the original pixels back, so at step k
+    all but those pixels are replaced as ``fill`` says. By default (RISE's, :data:`RISE_FILLS`) deletion sets them
+    to 0 (the mean colour in standardised space) and insertion starts from a Gaussian-blurred copy. With
+    ``fill="imputation"`` an image with every pixel removed (deletion's last step, insertion's first) has nothing to
+    impute from: it is 0 plus the noise (see :func:`noisy_linear_imputation`).
 
     Parameters
     ----------
@@ -146,8 +170,16 @@ def causal_curves(
     mode : {"deletion", "insertion"}
     step : int, optional
         Pixels per step; default ``H*W // 32`` (32 for 32x32 images).
+    fill : {"constant", "imputation", "blur"}, optional
+        What replaces removed pixels (:data:`FILLS`: 0, ROAD's noisy linear imputation, or the blurred canvas);
+        default :data:`RISE_FILLS` of ``mode``.
     blur_kernel, blur_sigma : int, float
-        Gaussian blur of the insertion start (kernel size, sigma in pixels).
+        Gaussian blur of the canvas (kernel size, sigma in pixels): RISE's by default.
+    noise : float
+        Standard deviation of the imputation noise (model-input units; ``fill="imputation"``).
+    seed : int or sequence of int
+        Seed of the imputation noise: image i at step k draws from ``numpy.random.default_rng((*seed, i, k, s))``,
+        s the mode's index in :data:`NOISE_STREAMS`, so map sets measured with the same seed see the same noise.
     batch_size : int
         Perturbed images per forward pass.
     classes : np.ndarray, optional
@@ -160,7 +192,9 @@ def causal_curves(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    fill = RISE_FILLS[mode] if fill is None else fill
     images, maps = _check_images_maps(images, maps)
+    _check_fill(fill, noise)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     n_images, height, width, channels = images.shape
@@ -172,12 +206,8 @@ def causal_curves(
         classes = predicted_classes(model, images, batch_size=batch_size)
     classes = _check_classes(classes, n_images)
 
-    if mode == "deletion":
-        start, finish = images, np.zeros_like(images)
-    else:
-        start, finish = gaussian_blur(images, kernel=blur_kernel, sigma=blur_sigma), images
-    start = start.reshape(n_images, pixels, channels)
-    finish = finish.reshape(n_images, pixels, channels)
+    canvas = gaussian_blur(images, kernel=blur_kernel, sigma=blur_sigma) if fill == "blur" else None
+    stream = NOISE_STREAMS.index(mode)
     # rank[b, pixel] = position of the pixel in image b's salience order
     rank = np.empty((n_images, pixels), dtype=np.int64)
     np.put_along_axis(rank, salience_order(maps), np.arange(pixels)[None, :], axis=1)
@@ -189,9 +219,10 @@ def causal_curves(
         items = np.arange(begin, min(begin + batch_size, total))
         steps, which = np.divmod(items, n_images)
         changed = rank[which] < (steps * step)[:, None]
-        batch = np.where(changed[:, :, None], finish[which], start[which])
-        curves[items] = _class_probabilities(model, batch.reshape(len(items), height, width, channels),
-                                             classes[which])
+        removed = changed if mode == "deletion" else ~changed
+        batch = _filled(images, which, removed.reshape(len(items), height, width), fill, canvas=canvas,
+                        noise=noise, seed=seed, keys=[(i, k, stream) for i, k in zip(which.tolist(), steps.tolist())])
+        curves[items] = _class_probabilities(model, batch, classes[which])
     return curves.reshape(n_steps + 1, n_images).T
 
 
@@ -223,8 +254,12 @@ def auc(curves: np.ndarray, x: Optional[np.ndarray] = None) -> np.ndarray:
 def deletion_insertion(model, images: np.ndarray, maps: np.ndarray, **kwargs) -> Dict[str, np.ndarray]:
     """Deletion and insertion curves and AUCs, both for the class predicted on the unmodified images.
 
-    ``kwargs`` are passed to :func:`causal_curves` (``step``, ``blur_kernel``, ``blur_sigma``, ``batch_size``,
-    ``classes``). AUC uses the true fraction of pixels changed at each step as x.
+    ``kwargs`` are passed to :func:`causal_curves` (``step``, ``fill``, ``blur_kernel``, ``blur_sigma``, ``noise``,
+    ``seed``, ``batch_size``, ``classes``). AUC uses the true fraction of pixels changed at each step as x. A
+    ``fill`` applies to both modes: deletion replaces the removed pixels by it, and insertion starts from the image
+    with every pixel so replaced (``"constant"``: the all-zero image; ``"blur"``: RISE's blurred canvas;
+    ``"imputation"``: 0 plus noise, the pixels not yet put back imputed from those that are). The default is RISE's
+    pair (:data:`RISE_FILLS`): deletion to 0, insertion from the blurred canvas.
 
     Returns
     -------
@@ -251,6 +286,10 @@ def deletion_insertion(model, images: np.ndarray, maps: np.ndarray, **kwargs) ->
 ROAD_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: ROAD orders: most relevant first (MoRF, lower is better) and least relevant first (LeRF, higher is better).
 ROAD_ORDERS = ("morf", "lerf")
+#: The streams of imputation noise: image i at step j of stream s draws from ``numpy.random.default_rng((*seed, i, j,
+#: s))``, s the index here: ROAD's orders (as :func:`road` has always drawn them), the causal modes and MuFidelity, so
+#: that no two metrics share noise.
+NOISE_STREAMS = (*ROAD_ORDERS, *MODES, "mu_fidelity")
 #: How :func:`road` turns a fraction into a number of pixels: ``"round"`` (the default: MoRF and LeRF remove the
 #: same number at a fraction) or ``"floor"`` (the reference implementation's ``int(f * H * W)``).
 ROAD_COUNTS = ("round", "floor")
@@ -317,17 +356,24 @@ def _impute(images: np.ndarray, removed: np.ndarray, *, noise: Union[float, np.n
     """:func:`noisy_linear_imputation` of K images at once (K, H, W, C) with their masks (K, H, W), solved by
     :func:`_solve_banded` in groups of :data:`_IMPUTATIONS_PER_SOLVE` up to a width of :data:`_BANDED_MAX_WIDTH`,
     else one by one by :func:`_solve_sparse`; image k's noise is drawn from ``rngs[k]``, one standard normal value
-    per removed pixel and channel in row-major order, times ``noise`` (a float, or one per channel (C,))."""
+    per removed pixel and channel in row-major order, times ``noise`` (a float, or one per channel (C,)).
+
+    An image with every pixel removed has nothing to impute from: its system is singular (every constant image
+    solves it) and its minimum-norm solution is 0, the mean colour of standardised images, which it gets, plus the
+    noise."""
     count, height, width, channels = images.shape
     values = images.reshape(count, height * width, channels).astype(np.float64)
     unknown = removed.reshape(count, height * width)
+    blank = unknown.all(axis=1)
+    solvable = unknown & ~blank[:, None]
     banded = width <= _BANDED_MAX_WIDTH
     solve, step = (_solve_banded, _IMPUTATIONS_PER_SOLVE) if banded else (_solve_sparse, 1)
     imputed = values.copy()
     for start in range(0, count, step):
         group = slice(start, start + step)
-        if unknown[group].any():
-            imputed[group] = solve(values[group], unknown[group], width)
+        if solvable[group].any():
+            imputed[group] = solve(values[group], solvable[group], width)
+    imputed[blank] = 0.0
     if np.any(np.asarray(noise) > 0):
         for k in np.flatnonzero(unknown.any(axis=1)):
             imputed[k, unknown[k]] += noise * rngs[k].standard_normal((int(unknown[k].sum()), channels))
@@ -415,7 +461,7 @@ def road(
     *,
     classes: np.ndarray,
     fractions: Sequence[float] = ROAD_FRACTIONS,
-    noise: float = 0.01,
+    noise: float = IMPUTATION_NOISE,
     pixel_std: Optional[Sequence[float]] = None,
     counts: str = "round",
     readout: str = "probability",
@@ -427,9 +473,10 @@ def road(
 
     Pixels are ordered by the map (ties in row-major order, the reverse order for LeRF); at each fraction f the
     first ``round(f * H * W)`` pixels of the order are imputed. The imputation noise of image ``i``, fraction ``j``
-    and order ``o`` comes from ``numpy.random.default_rng((*seed, i, j, o))``: two map sets measured with the same
-    seed on the same images see the same noise (paired comparisons). The defaults depart from the reference
-    implementation in three places, each an option (:data:`ROAD_REFERENCE`; why: ``docs/evaluation.md``).
+    and order ``o`` comes from ``numpy.random.default_rng((*seed, i, j, o))`` (``o`` the order's index in
+    :data:`NOISE_STREAMS`): two map sets measured with the same seed on the same images see the same noise (paired
+    comparisons). The defaults depart from the reference implementation in three places, each an option
+    (:data:`ROAD_REFERENCE`; why: ``docs/evaluation.md``).
 
     Parameters
     ----------
@@ -487,9 +534,8 @@ def road(
     removed = _road_removed(maps, fractions, counts)  # one imputation per (image, order, fraction)
     owner = np.repeat(np.arange(n_images), len(ROAD_ORDERS) * fractions.size)
     keys = [(i, j, o) for i in range(n_images) for o in range(len(ROAD_ORDERS)) for j in range(fractions.size)]
-    seeds = tuple(np.atleast_1d(seed).tolist())
     flat = _impute(images[owner], removed.reshape(-1, height, width), noise=channel_noise,
-                   rngs=[np.random.default_rng((*seeds, *key)) for key in keys]).astype(np.float32)
+                   rngs=_noise_generators(seed, keys)).astype(np.float32)
     values = np.concatenate([_class_probabilities(model, flat[k : k + batch_size], classes[owner[k : k + batch_size]],
                                                   readout=readout) for k in range(0, len(flat), batch_size)])
     values = values.reshape(n_images, len(ROAD_ORDERS), fractions.size)
@@ -523,6 +569,32 @@ def _road_removed(maps: np.ndarray, fractions: np.ndarray, counts: str = "round"
     return removed
 
 
+# ----------------------------------------------------------------------------------------------------------- fills
+def _check_fill(fill: str, noise: float) -> None:
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+
+
+def _noise_generators(seed: Union[int, Sequence[int]], keys: Sequence[Tuple[int, ...]]) -> list:
+    """One generator of imputation noise per key ``(image, step, stream)`` (see :data:`NOISE_STREAMS`)."""
+    seeds = tuple(np.atleast_1d(seed).tolist())
+    return [np.random.default_rng((*seeds, *key)) for key in keys]
+
+
+def _filled(images: np.ndarray, which: np.ndarray, removed: np.ndarray, fill: str, *,
+            canvas: Optional[np.ndarray] = None, constant: float = 0.0, noise: float = IMPUTATION_NOISE,
+            seed: Union[int, Sequence[int]] = 0, keys: Sequence[Tuple[int, ...]] = ()) -> np.ndarray:
+    """The images ``images[which]`` (K, H, W, C) with their ``removed`` pixels (K, H, W) replaced as ``fill`` says:
+    by ``constant``, by ROAD's noisy linear imputation (the k-th image's noise from the generator of ``keys[k]``, see
+    :func:`_noise_generators`) or by the pixels of ``canvas[which]`` (the images' blurred copies). float32."""
+    if fill == "imputation":
+        return _impute(images[which], removed, noise=noise, rngs=_noise_generators(seed, keys)).astype(np.float32)
+    replacement = np.float32(constant) if fill == "constant" else canvas[which]
+    return np.where(removed[..., None], replacement, images[which])
+
+
 def _check_classes(classes: np.ndarray, n_images: int) -> np.ndarray:
     classes = np.asarray(classes)
     if classes.shape != (n_images,) or not np.issubdtype(classes.dtype, np.integer):
@@ -554,11 +626,14 @@ def mu_fidelity(
     subset_fraction: float = 0.2,
     n_perturbations: int = 128,
     baseline: float = 0.0,
-    seed: int = 0,
+    fill: str = "constant",
+    noise: float = IMPUTATION_NOISE,
+    seed: Union[int, Sequence[int]] = 0,
     batch_size: int = 256,
 ) -> Dict[str, np.ndarray]:
     """MuFidelity (Bhatt et al. 2020): per image, the Pearson correlation, over random subsets S of pixels, between
-    the map's sum over S and the drop of the class probability when S is set to ``baseline``.
+    the map's sum over S and the drop of the class probability when S is removed: set to ``baseline`` (the default),
+    or replaced by ROAD's noisy linear imputation from the other pixels, or by RISE's blurred canvas (``fill``).
 
     The subsets are ``round(subset_fraction * grid_size**2)`` cells of a ``grid_size`` x ``grid_size`` grid over the
     image, drawn without replacement, ``n_perturbations`` per image (from ``numpy.random.default_rng(seed)``). The
@@ -583,9 +658,16 @@ def mu_fidelity(
     n_perturbations : int
         Subsets per image (>= 3).
     baseline : float
-        Value the subset's pixels are set to (0: the mean colour of standardised images).
-    seed : int
-        Seed of the subsets.
+        Value the subset's pixels are set to with ``fill="constant"`` (0: the mean colour of standardised images).
+    fill : {"constant", "imputation", "blur"}
+        What replaces the subset's pixels (:data:`FILLS`): ``baseline``, ROAD's noisy linear imputation, or the
+        pixels of the image's blurred copy (:data:`RISE_BLUR_KERNEL`, :data:`RISE_BLUR_SIGMA`).
+    noise : float
+        Standard deviation of the imputation noise (model-input units; ``fill="imputation"``).
+    seed : int or sequence of int
+        Seed of the subsets (``numpy.random.default_rng(seed)``) and of the imputation noise: perturbation p of
+        image i draws from ``numpy.random.default_rng((*seed, i, p, s))``, s the index of ``"mu_fidelity"`` in
+        :data:`NOISE_STREAMS`.
     batch_size : int
         Perturbed images per forward pass.
 
@@ -596,6 +678,10 @@ def mu_fidelity(
     """
     if not maps:
         raise ValueError("maps must name at least one map set")
+    _check_fill(fill, noise)
+    if fill != "constant" and baseline != 0.0:
+        raise ValueError(f"baseline is the value of fill='constant'; with fill={fill!r} leave it at 0, got "
+                         f"{baseline!r}")
     checked = {name: _check_images_maps(images, name_maps)[1] for name, name_maps in maps.items()}
     images = _check_images_maps(images, next(iter(checked.values())))[0]
     n_images, height, width, channels = images.shape
@@ -624,14 +710,16 @@ def mu_fidelity(
     unperturbed = np.concatenate([_class_probabilities(model, images[k : k + batch_size], classes[k : k + batch_size])
                                   for k in range(0, n_images, batch_size)])
     drops = np.empty((n_images, n_perturbations))
-    flat_images = images.reshape(n_images, height * width, channels)
+    canvas = gaussian_blur(images) if fill == "blur" else None
+    stream = NOISE_STREAMS.index("mu_fidelity")
     total = n_images * n_perturbations
     for begin in range(0, total, batch_size):
         items = np.arange(begin, min(begin + batch_size, total))
         which, perturbation = np.divmod(items, n_perturbations)
-        batch = np.where(pixel_masks[which, perturbation][:, :, None], np.float32(baseline), flat_images[which])
-        drops[which, perturbation] = unperturbed[which] - _class_probabilities(
-            model, batch.reshape(len(items), height, width, channels), classes[which])
+        batch = _filled(images, which, pixel_masks[which, perturbation].reshape(len(items), height, width), fill,
+                        canvas=canvas, constant=baseline, noise=noise, seed=seed,
+                        keys=[(i, p, stream) for i, p in zip(which.tolist(), perturbation.tolist())])
+        drops[which, perturbation] = unperturbed[which] - _class_probabilities(model, batch, classes[which])
     result = {}
     for name, name_maps in checked.items():
         sums = np.einsum("bph,bh->bp", pixel_masks.astype(np.float64),

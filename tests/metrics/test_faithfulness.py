@@ -56,24 +56,46 @@ def naive_blur(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
     )
 
 
-def naive_curves(model, images, maps, mode, step, classes):
-    """One image, one step, one forward pass at a time; pixel order by Python sort on (-value, index)."""
+#: The stream of imputation noise of each removal, as the metrics' docstrings declare it (image i, step k of stream s
+#: draws from default_rng((*seed, i, k, s))).
+NOISE_STREAM = {"morf": 0, "lerf": 1, "deletion": 2, "insertion": 3, "mu_fidelity": 4}
+
+
+def naive_filled(image, removed, fill, *, constant=0.0, blur=(11, 5.0), noise=0.0, rng=None):
+    """One image (H, W, C) with its removed pixels (H, W) replaced one by one: by ``constant``, by the pixels of the
+    naive blur, or by the Gauss-Seidel imputation (0 where every pixel is removed: relaxation from 0 stays there)
+    plus noise drawn pixel by pixel and channel by channel in row-major order."""
+    if fill == "blur":
+        source = naive_blur(image, *blur)
+    elif fill == "imputation":
+        source = _cached_imputation(image.astype(np.float32).tobytes(), removed.tobytes()).copy()
+        draws = rng.standard_normal((int(removed.sum()), image.shape[2]))
+        for k, (row, col) in enumerate(zip(*np.nonzero(removed))):
+            for channel in range(image.shape[2]):
+                source[row, col, channel] += noise * draws[k, channel]
+    out = image.astype(np.float64).copy()
+    for row, col in zip(*np.nonzero(removed)):
+        out[row, col, :] = constant if fill == "constant" else source[row, col, :]
+    return out
+
+
+def naive_curves(model, images, maps, mode, step, classes, *, fill=None, blur=(11, 5.0), noise=0.0, seed=()):
+    """One image, one step, one forward pass at a time, each step's image made afresh; pixel order by Python sort on
+    (-value, index). Deletion removes the first pixels of the order, insertion all but them; RISE's fills (deletion
+    0, insertion the blurred copy) unless ``fill`` is given."""
+    fill = fill or {"deletion": "constant", "insertion": "blur"}[mode]
     out = []
-    for image, saliency, cls in zip(images, maps, classes):
+    for i, (image, saliency, cls) in enumerate(zip(images, maps, classes)):
         flat = saliency.ravel()
-        order = sorted(range(flat.size), key=lambda i: (-float(flat[i]), i))
-        current = naive_blur(image, 11, 5.0) if mode == "insertion" else image.copy()
+        order = sorted(range(flat.size), key=lambda k: (-float(flat[k]), k))
         values = []
-        done = 0
-        while True:
-            prob = model.predict_on_batch(current[None].astype(np.float32))[0, cls]
-            values.append(float(prob))
-            if done >= flat.size:
-                break
-            for pixel in order[done : done + step]:
-                row, col = divmod(pixel, image.shape[1])
-                current[row, col, :] = 0.0 if mode == "deletion" else image[row, col, :]
-            done += step
+        for k in range(-(-flat.size // step) + 1):
+            changed = np.zeros(flat.size, bool)
+            changed[order[: k * step]] = True
+            removed = (changed if mode == "deletion" else ~changed).reshape(saliency.shape)
+            current = naive_filled(image, removed, fill, blur=blur, noise=noise,
+                                   rng=np.random.default_rng((*seed, i, k, NOISE_STREAM[mode])))
+            values.append(float(model.predict_on_batch(current[None].astype(np.float32))[0, cls]))
         out.append(values)
     return np.array(out)
 
@@ -90,6 +112,35 @@ def test_causal_curves_match_naive_loop(mode):
     want = naive_curves(model, images, maps, mode, 5, classes)
     assert got.shape == (3, 14)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["deletion", "insertion"])
+@pytest.mark.parametrize("fill", ["constant", "imputation", "blur"])
+def test_causal_curves_fills_match_naive_loop(mode, fill):
+    """Every fill in both modes, with a blur and a noise other than the defaults: deletion's last step and
+    insertion's first remove every pixel (imputed: 0 plus noise)."""
+    model = tiny_cnn()
+    images = np.random.default_rng(13).normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = np.round(np.random.default_rng(14).normal(size=(2, H, W)), 1)
+    classes = np.array([2, 0])
+    options = dict(blur_kernel=5, blur_sigma=1.5, noise=0.2, seed=(4, 1))
+    got = metrics.causal_curves(model, images, maps, mode=mode, step=13, fill=fill, batch_size=5, classes=classes,
+                                **options)
+    want = naive_curves(model, images, maps, mode, 13, classes, fill=fill, blur=(5, 1.5), noise=0.2, seed=(4, 1))
+    assert got.shape == (2, 6)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_deletion_insertion_passes_one_fill_to_both_modes():
+    model = tiny_cnn()
+    images = np.random.default_rng(15).normal(size=(2, H, W, 3)).astype(np.float32)
+    maps = np.random.default_rng(16).random((2, H, W))
+    classes = np.array([1, 2])
+    for fill in (None, "constant"):
+        got = metrics.deletion_insertion(model, images, maps, step=16, fill=fill, classes=classes)
+        for mode in metrics.MODES:
+            np.testing.assert_allclose(got[f"{mode}_curve"],
+                                       naive_curves(model, images, maps, mode, 16, classes, fill=fill), atol=1e-6)
 
 
 def test_causal_curves_default_class_and_step():
@@ -191,6 +242,9 @@ def test_auc_closed_forms():
         ({"classes": np.array([0])}, "classes"),
         ({"blur_kernel": 4, "mode": "insertion"}, "blur_kernel"),
         ({"blur_sigma": 0.0, "mode": "insertion"}, "blur_sigma"),
+        ({"blur_sigma": 0.0, "fill": "blur"}, "blur_sigma"),
+        ({"fill": "zero"}, "fill"),
+        ({"fill": "imputation", "noise": -0.1}, "noise"),
     ],
 )
 def test_causal_curves_bad_arguments(kwargs, match):
@@ -278,11 +332,13 @@ def test_imputations_of_many_images_at_once_match_each_image_alone(monkeypatch, 
     removed[1, 4, 5] = True
     removed[count - 1] = True
     removed[count - 1, 2, 3] = False
+    removed[2] = True  # nothing left to impute from: 0, where the naive relaxation from 0 stays
     got = _impute(images, removed, noise=0.0, rngs=[None] * count)
     for k in range(count):
         np.testing.assert_allclose(got[k], naive_imputation(images[k], removed[k], sweeps=1000), atol=1e-8)
     noisy = _impute(images, removed, noise=0.3, rngs=[np.random.default_rng(k) for k in range(count)])
-    for k in (0, 1, count - 1):
+    np.testing.assert_array_equal(got[2], 0.0)
+    for k in (0, 1, 2, count - 1):
         draws = np.random.default_rng(k).standard_normal((int(removed[k].sum()), 3))
         np.testing.assert_allclose(noisy[k][removed[k]], got[k][removed[k]] + 0.3 * draws, atol=1e-12)
         np.testing.assert_array_equal(noisy[k][~removed[k]], images[k][~removed[k]])
@@ -444,22 +500,37 @@ def test_mu_fidelity_known_answers_on_a_linear_model():
     np.testing.assert_array_equal(got["flat"], 0.0)
 
 
-def test_mu_fidelity_matches_a_naive_loop():
+@pytest.mark.parametrize("fill, baseline", [("constant", 0.0), ("constant", -0.7), ("imputation", 0.0),
+                                            ("blur", 0.0)])
+def test_mu_fidelity_matches_a_naive_loop(fill, baseline):
     model = tiny_cnn()
     rng = np.random.default_rng(4)
     images = rng.normal(size=(2, H, W, 3)).astype(np.float32)
     maps = rng.random((2, H, W))
     classes = np.array([1, 2])
+    seed = (9, 2)
     got = metrics.mu_fidelity(model, images, {"m": maps}, classes=classes, grid_size=4, subset_fraction=0.25,
-                              n_perturbations=10, seed=9)["m"]
-    draws = np.random.default_rng(9).random((2, 10, 16))
+                              n_perturbations=10, baseline=baseline, fill=fill, noise=0.2, seed=seed,
+                              batch_size=7)["m"]
+    draws = np.random.default_rng(seed).random((2, 10, 16))
     for i in range(2):
         sums, drops = [], []
         base = model.predict_on_batch(images[i : i + 1])[0, classes[i]]
         for k in range(10):
             cells = np.argsort(draws[i, k])[:4]
             mask = np.isin((np.arange(H)[:, None] // 2) * 4 + np.arange(W)[None, :] // 2, cells)
-            perturbed = np.where(mask[:, :, None], 0.0, images[i]).astype(np.float32)
-            drops.append(base - model.predict_on_batch(perturbed[None])[0, classes[i]])
+            perturbed = naive_filled(images[i], mask, fill, constant=baseline, noise=0.2,
+                                     rng=np.random.default_rng((*seed, i, k, NOISE_STREAM["mu_fidelity"])))
+            drops.append(base - model.predict_on_batch(perturbed[None].astype(np.float32))[0, classes[i]])
             sums.append(maps[i][mask].sum())
         assert got[i] == pytest.approx(np.corrcoef(sums, drops)[0, 1], abs=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(fill="zero"), "fill"), (dict(fill="imputation", noise=-1.0), "noise"),
+    (dict(fill="blur", baseline=0.5), "baseline"),
+])
+def test_mu_fidelity_bad_fills(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.mu_fidelity(patch_model(), patch_images(2), {"m": np.zeros((2, H, W))}, classes=np.array([0, 1]),
+                            **kwargs)
