@@ -27,6 +27,7 @@ import tensorflow as tf  # noqa: E402
 from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noqa: E402
 from drise_tf.evaluation.comparisons import explain_methods  # noqa: E402
 from drise_tf.evaluation.run import DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS  # noqa: E402
+from drise_tf.evaluation.trained_run import chosen_test_images  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -47,7 +48,7 @@ def main() -> None:
 
     model, standardizer = load_run(args.run)
     _, (x_test, y_test) = load_cifar10(args.data)
-    ids = np.sort(np.random.default_rng(0).permutation(len(x_test))[: args.images])
+    ids = chosen_test_images(len(x_test), args.images, 0)
     images, labels = standardizer.transform(x_test[ids]), y_test[ids].astype(np.int64)
     n_masks = DRISE_OPTIONS["n_masks"]
     x, y = images[: args.chunk_size], labels[: args.chunk_size]

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from drise_tf import load_cifar10, load_run, make_explainer  # noqa: E402
 from drise_tf.evaluation.run import METRIC_SETTINGS, smoothing_sigma  # noqa: E402
+from drise_tf.evaluation.trained_run import chosen_test_images  # noqa: E402
 from drise_tf.explain.base import smooth_maps  # noqa: E402
 from drise_tf.explain.model_copies import forward_copy  # noqa: E402
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road  # noqa: E402
@@ -50,7 +51,7 @@ def main() -> None:
 
     model, standardizer = load_run(args.run)
     _, (x_test, y_test) = load_cifar10(args.data)
-    ids = np.sort(np.random.default_rng(args.seed).permutation(len(x_test))[: args.images])
+    ids = chosen_test_images(len(x_test), args.images, args.seed)
     images, labels = standardizer.transform(x_test[ids]), np.asarray(y_test[ids]).astype(np.int64)
     maps = {}
     for name in ("saliency", "gradcam"):

@@ -121,6 +121,7 @@ from drise_tf.evaluation.run import (  # noqa: E402
     model_fingerprint,
 )
 from drise_tf.evaluation.store import ResultStore, read_records  # noqa: E402
+from drise_tf.evaluation.trained_run import chosen_test_images  # noqa: E402
 from drise_tf.explain.drise import DRise  # noqa: E402
 from drise_tf.metrics import rank_correlation  # noqa: E402
 from drise_tf.plotting.figures import calls_figure, save  # noqa: E402
@@ -409,7 +410,7 @@ def main() -> None:
           flush=True)
     tf.random.set_seed(SEED)  # xplique's RISE masks (see the module's docstring)
     _, (x_test, y_test) = load_cifar10(args.data)
-    ids = np.sort(np.random.default_rng(SEED).permutation(len(x_test))[: args.images])  # as evaluate-maps chooses
+    ids = chosen_test_images(len(x_test), args.images, SEED)  # as evaluate-maps chooses
     out = pathlib.Path(args.out)
     networks = []
     for model_dir in args.models:

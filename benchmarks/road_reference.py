@@ -31,6 +31,7 @@ from drise_tf import load_cifar10, load_run  # noqa: E402
 from drise_tf.evaluation.comparisons import DEFAULT_METHODS, explain_methods  # noqa: E402
 from drise_tf.evaluation.networks import kendall_tau_b  # noqa: E402
 from drise_tf.evaluation.run import DRISE_OPTIONS, METRIC_SETTINGS  # noqa: E402
+from drise_tf.evaluation.trained_run import chosen_test_images  # noqa: E402
 from drise_tf.explain.model_copies import forward_copy  # noqa: E402
 from drise_tf.metrics.faithfulness import ROAD_REFERENCE, road  # noqa: E402
 from drise_tf.metrics.statistics import bootstrap_ci, wilcoxon_p  # noqa: E402
@@ -59,7 +60,7 @@ def main() -> None:
 
     model, standardizer = load_run(args.run)
     _, (x_test, y_test) = load_cifar10(args.data)
-    ids = np.sort(np.random.default_rng(args.seed).permutation(len(x_test))[: args.images])
+    ids = chosen_test_images(len(x_test), args.images, args.seed)
     images, labels = standardizer.transform(x_test[ids]), np.asarray(y_test[ids]).astype(np.int64).ravel()
     began = time.perf_counter()
     maps, _, _ = explain_methods(model, images, labels, methods=DEFAULT_METHODS, seed=args.seed,
