@@ -387,6 +387,10 @@ def _one_line(error: BaseException) -> str:
 def _precision(args: argparse.Namespace) -> str:
     if getattr(args, "precision", None):
         return args.precision
+    if args.command == "design-sweep":
+        from drise_tf.evaluation.design_sweep import STAGES
+
+        return STAGES[args.stage].networks[args.network][1]
     if getattr(args, "profile", None):
         from drise_tf.reproduction.profiles import PROFILES
 

@@ -373,8 +373,8 @@ def stage_summary(sweep_folder: PathLike, stage_name: str) -> List[dict]:
             rows.append({"network": network, "design": label, "road_gap": row["mean"], "low": row["low"],
                          "high": row["high"], "letters": row["letters"], "noise": row["noise"],
                          **{metric: float(np.nanmean(table[source[label]])) for metric, table in others.items()},
-                         "median_forwards": found.get("median", float("nan")),
-                         "p90_forwards": found.get("p90", float("nan")),
+                         "median_forwards": round(found["median"]) if found else "",
+                         "p90_forwards": round(found["p90"]) if found else "",
                          "capped": found.get("capped", float("nan")),
                          "seconds_per_map": found.get("seconds", float("nan")), "cpu": found.get("cpu", "")})
     return rows
@@ -400,7 +400,7 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
     elif finished:
         marked[recommend(sweep_folder).label] = "recommended"
     figure = pareto_figure(
-        {network: [(row["design"], row["median_forwards"], row["road_gap"], row["low"], row["high"])
+        {network: [(row["design"], float(row["median_forwards"] or "nan"), row["road_gap"], row["low"], row["high"])
                    for row in rows if row["network"] == network] for network in dict.fromkeys(r["network"]
                                                                                               for r in rows)},
         marked=marked, target=STABILITY_TARGET, cap=STABILITY_CAP)
@@ -412,7 +412,8 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
             f"the first {STABILITY_IMAGES} images; seconds per map on {cpu}.\n\n"
             + _markdown(rows, SUMMARY_COLUMNS) + "\n")
     if finished and stage.name == "screening":
-        text += "\nGo on to the confirmation (the declared rule): " + ", ".join(confirmation_designs(sweep_folder))
+        chosen = ", ".join(confirmation_designs(sweep_folder))
+        text += f"\nGo on to the confirmation (the declared rule, letters among the 18 sweep designs only): {chosen}.\n"
     elif finished:
         chosen = recommend(sweep_folder)
         text += (f"\nRecommended (the declared rule): **{chosen.label}**, "
