@@ -380,6 +380,24 @@ def stage_summary(sweep_folder: PathLike, stage_name: str) -> List[dict]:
     return rows
 
 
+#: The metrics read beside ROAD: column of :data:`SUMMARY_COLUMNS` -> higher is better.
+OTHER_METRICS = {metric: METRICS[metric] for metric in ("mu_fidelity", "deletion_auc", "insertion_auc")}
+
+
+def other_metrics_disagree(rows: Sequence[Mapping[str, Any]], labels: Sequence[str],
+                           chosen: str) -> List[Tuple[str, str, str]]:
+    """(network, metric, design) wherever the best of ``labels`` by a metric of :data:`OTHER_METRICS` (its mean, in
+    its direction) is not ``chosen``; ``rows`` as :func:`stage_summary` gives them."""
+    found = []
+    for network in dict.fromkeys(row["network"] for row in rows):
+        mine = [row for row in rows if row["network"] == network and row["design"] in labels]
+        for metric, higher in OTHER_METRICS.items():
+            best = max(mine, key=lambda row: row[metric] if higher else -row[metric])["design"]
+            if best != chosen:
+                found.append((network, metric, best))
+    return found
+
+
 def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional[PathLike] = None,
                        cpu: str = "") -> Dict[str, str]:
     """A stage's summary as ``<stage>.csv`` and ``<stage>.md`` and its Pareto figure ``<stage>_pareto.png`` (ROAD gap
@@ -420,6 +438,10 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
                  f"{chosen.forwards[chosen.label]:.0f} median forwards to a stable map"
                  + (f"; significantly below the best on {chosen.losses}" if chosen.losses else
                     "; not significantly below the best design on any network") + ".\n")
+        disagreements = other_metrics_disagree(rows, list(chosen.qualifies), chosen.label)
+        text += ("\nWhere the other metrics would choose otherwise (their best confirmed design by the mean; their "
+                 "paired tests are in each network's evaluation/report.md): " + ("; ".join(
+                     f"{network} {metric}: {best}" for network, metric, best in disagreements) or "nowhere") + ".\n")
     return {"csv": tables.write_csv(rows, out / f"{stage.name}.csv", SUMMARY_COLUMNS),
             "markdown": write_text_atomic(out / f"{stage.name}.md", text),
             "figure": save(figure, out / f"{stage.name}_pareto.png", close=True), "text": text}

@@ -121,3 +121,24 @@ def test_stability_cost_is_what_dRise_run_to_the_target_uses(tmp_path, monkeypat
         assert all(used % 40 == 0 and used <= 200 for used in direct.masks_used)
     cost = sweep.stability_cost(tmp_path / "cost")
     assert cost["RISE"]["images"] == 3 and 40 <= cost["RISE"]["median"] <= 200
+
+
+def test_other_metrics_disagree_names_each_network_and_metric_whose_best_is_another_design():
+    rows = [{"network": "n", "design": "a", "mu_fidelity": 0.5, "deletion_auc": 0.1, "insertion_auc": 0.6},
+            {"network": "n", "design": "b", "mu_fidelity": 0.6, "deletion_auc": 0.2, "insertion_auc": 0.5},
+            {"network": "m", "design": "a", "mu_fidelity": 0.5, "deletion_auc": 0.3, "insertion_auc": 0.6},
+            {"network": "m", "design": "b", "mu_fidelity": 0.4, "deletion_auc": 0.2, "insertion_auc": 0.5},
+            {"network": "m", "design": "RISE", "mu_fidelity": 0.9, "deletion_auc": 0.0, "insertion_auc": 0.9}]
+    # by hand, "a" chosen, RISE not a candidate: n's MuFidelity prefers b (higher); m's deletion prefers b (lower)
+    assert sweep.other_metrics_disagree(rows, ["a", "b"], "a") == [("n", "mu_fidelity", "b"),
+                                                                   ("m", "deletion_auc", "b")]
+
+
+def test_the_confirmation_report_names_the_recommended_design(tmp_path):
+    a, b, c, _ = _screening(tmp_path)
+    for network in sweep.CONFIRMATION.networks:
+        _write_network(tmp_path / "confirmation" / network, {a: HIGH, b: HIGH - (0.2 if network == "strong" else 0.0),
+                                                             c: HIGH}, {a: 5000, b: 2000, c: 3000})
+    text = sweep.write_sweep_report(tmp_path, "confirmation")["text"]
+    assert f"Recommended (the declared rule): **{c}**, 3500 median forwards" in text
+    assert "not significantly below the best design on any network" in text and "Where the other metrics" in text
