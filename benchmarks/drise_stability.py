@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from drise_tf.core.compat import write_json_atomic  # noqa: E402
 from drise_tf.data.cifar import load_cifar10  # noqa: E402
-from drise_tf.explain.drise import DRise  # noqa: E402
+from drise_tf.explain.drise import THESIS_MASKS, DRise  # noqa: E402
 from drise_tf.explain.masks import SAMPLINGS  # noqa: E402
 from drise_tf.explain.stability import rank_agreement, spearman_to_pearson  # noqa: E402
 from drise_tf.training.runs import load_run  # noqa: E402
@@ -49,7 +49,7 @@ def two_seed(model, images, labels, seeds=(0, 1), **settings):
     """Runs that differ only in the seed: their maps, stabilities, scores, masks and wall times."""
     runs = []
     for seed in seeds:
-        explainer = DRise(model, seed=seed, **settings)
+        explainer = DRise(model, seed=seed, **THESIS_MASKS, **settings)  # the thesis's masks
         start = time.perf_counter()
         maps, scores, stability = explainer.explain_scores(images, labels, similarities=SCORES,
                                                            aggregations=AGGREGATIONS, return_scores=True,

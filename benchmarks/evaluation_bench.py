@@ -28,6 +28,7 @@ from drise_tf import evaluation, explain, load_cifar10, load_run, metrics  # noq
 from drise_tf.evaluation.comparisons import explain_methods  # noqa: E402
 from drise_tf.evaluation.run import DRISE_OPTIONS, EVALUATED_AGGREGATIONS, METHODS, METRIC_SETTINGS  # noqa: E402
 from drise_tf.evaluation.trained_run import chosen_test_images  # noqa: E402
+from drise_tf.explain.drise import THESIS_MASKS  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -52,7 +53,7 @@ def main() -> None:
     images, labels = standardizer.transform(x_test[ids]), y_test[ids].astype(np.int64)
     n_masks = DRISE_OPTIONS["n_masks"]
     x, y = images[: args.chunk_size], labels[: args.chunk_size]
-    drise = explain.DRise(model, seed=0, **DRISE_OPTIONS)  # as the evaluation makes it: one per model and seed
+    drise = explain.DRise(model, seed=0, **THESIS_MASKS, **DRISE_OPTIONS)  # as the evaluation makes it
     drise.explain_scores(x[:1], y[:1], similarities=explain.similarity.available(),
                          aggregations=EVALUATED_AGGREGATIONS)  # compile once
     explain_methods(model, x[:1], y[:1], methods=METHODS, seed=0, **DRISE_OPTIONS)

@@ -12,8 +12,8 @@ Declared here before any run (December 2026), and not changed after looking at r
   ``TFSobolSequenceRS``, Jansen's estimator, ``"inpainting"``: Fel et al. 2021) and ``HsicAttributionMethod`` on an
   8x8 grid (its default sampler, the binary QMC ``TFSobolSequence``, where the paper samples Latin hypercubes, and
   ``BinaryEstimator``, ``"inpainting"``: Novello et al. 2022); beside them drise_tf's RISE preset (``DRise.rise``),
-  the thesis's D-RISE (``DRise.thesis``) and D-RISE with bilinear 16x16 masks and the ``probability`` score
-  (:data:`RECOMMENDED`), each run as the evaluation runs them: its masks in antithetic pairs (``DRISE_OPTIONS``;
+  the thesis's D-RISE (``DRise.thesis``) and the recommended D-RISE (``DRise.recommended``, the design sweep's
+  choice: :data:`RECOMMENDED`), each run as the evaluation runs them: its masks in antithetic pairs (``DRISE_OPTIONS``;
   xplique's RISE draws its own, i.i.d.).
 * **Budgets** (:data:`BUDGETS`): about 750, 2,000 and 4,000 model calls per map. RISE and D-RISE run at every
   budget (``nb_samples`` / ``n_masks`` calls); Sobol and HSIC run only where their authors' settings put them
@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import hashlib
 import os
 import pathlib
@@ -150,12 +149,9 @@ HSIC_MOST_DESIGNS = 1500
 #: Mask dimensions per HSIC estimator batch: bounds its (dimensions, nb_design, nb_design) kernels' memory (8 x 4000^2
 #: floats: 0.5 GB), without changing its result (xplique's own test).
 HSIC_ESTIMATOR_BATCH = 8
-#: The recommended D-RISE design, one constant: (row name, constructor ``(model, **run options) -> DRise``). Until
-#: drise_tf names its preset, the thesis's D-RISE with bilinear masks and the class probability as its score.
-RECOMMENDED: Tuple[str, Callable[..., DRise]] = (
-    "D-RISE 16x16 bilinear probability",
-    functools.partial(DRise.thesis, upsample="bilinear", similarity="probability"),
-)
+#: The recommended D-RISE design, one constant: (row name, constructor ``(model, **run options) -> DRise``): drise_tf's
+#: preset (:meth:`DRise.recommended`, the design sweep's choice), at the budget's N.
+RECOMMENDED: Tuple[str, Callable[..., DRise]] = ("D-RISE recommended", DRise.recommended)
 
 
 # ------------------------------------------------------------------------------------------------- the methods

@@ -37,7 +37,7 @@ SAMPLING_CHOICES = ("iid", "antithetic", "sobol", "latin", "antithetic_sobol")
 PAIRED_SAMPLINGS = ("antithetic", "antithetic_sobol")
 SIMILARITY_CHOICES = ("cosine", "cross_entropy", "neg_cross_entropy", "probability", "margin", "cosine_prediction",
                       "kl", "js")
-DESIGN_CHOICES = ("default", "factorial")
+DESIGN_CHOICES = ("default", "factorial", "recommended")
 PRECISION_CHOICES = ("float32", "bfloat16")
 METRIC_CHOICES = ("road_gap", "road_morf", "road_lerf", "mu_fidelity", "deletion_auc", "insertion_auc", "emprt",
                   "mprt_spearman")
@@ -153,9 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     maps.add_argument("--similarities", nargs="+", choices=SIMILARITY_CHOICES, default=None,
                       help="D-RISE scores evaluated (default: every registered score)")
     maps.add_argument("--designs", default="default", choices=DESIGN_CHOICES,
-                      help="D-RISE mask designs: the default one, or the factorial of grids 7x7 / 16x16 and nearest / "
-                      "bilinear upsampling from equal N (with --similarities cosine probability: why RISE beats "
-                      "D-RISE)")
+                      help="D-RISE mask designs: the default one (the thesis's masks under every score), the factorial "
+                      "of grids 7x7 / 16x16 and nearest / bilinear upsampling from equal N (with --similarities "
+                      "cosine probability: why RISE beats D-RISE), or recommended: the default rows and the "
+                      "recommended D-RISE design as one more row")
     maps.add_argument("--noise-images", type=_non_negative, default=100,
                       help="first images explained with a second seed, for the maps' Monte Carlo noise (default 100)")
     maps.add_argument("--mprt-images", type=_non_negative, default=100,
@@ -425,7 +426,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             evaluate_run(args.run, data=args.data, n_test=args.n_test)
         elif args.command == "evaluate-maps":
             from drise_tf.evaluation import evaluate_run_maps
-            from drise_tf.evaluation.run import FACTORIAL_DESIGNS
+            from drise_tf.evaluation.run import FACTORIAL_DESIGNS, RECOMMENDED_DESIGNS
 
             written = evaluate_run_maps(
                 args.run, data=args.data, images=None if args.all_images else args.images, out=args.out,
@@ -433,7 +434,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 chunk_size=args.chunk_size, multi_worker=args.multi_worker,
                 drise_options={"n_masks": args.n_masks, "sampling": args.sampling, "precision": args.precision,
                                "target_stability": args.target_stability, "max_masks": args.max_masks},
-                similarities=args.similarities, designs=FACTORIAL_DESIGNS if args.designs == "factorial" else None,
+                similarities=args.similarities,
+                designs={"factorial": FACTORIAL_DESIGNS, "recommended": RECOMMENDED_DESIGNS}.get(args.designs),
             )
             if written:  # the chief's report; the other workers write nothing
                 print(f"[evaluate-maps] report: {written['report']}", flush=True)

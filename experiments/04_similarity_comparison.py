@@ -28,6 +28,7 @@ exp = setup(__file__)
 K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 20)
 N_MASKS = exp.profile.compare_masks  # masks per map (thesis profile: 2000, quick: 1000)
 GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
+UPSAMPLE = "nearest"  # grid to image: "nearest" (the thesis's binary masks) or "bilinear" (RISE's smooth masks)
 P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
 MASK_BATCH = exp.profile.mask_batch  # masked images per forward pass (thesis: 100)
 PRECISION = exp.profile.precision  # forward passes in "float32" (thesis) or "bfloat16"
@@ -58,7 +59,7 @@ labels = exp.y_test[:K_IMAGES]
 images_std = exp.standardizer.transform(images)  # the model's input: per-channel standardised images
 
 # %% D-RISE maps under every score and aggregation: one set of masks and forward passes serves them all
-drise = DRise(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, batch_size=MASK_BATCH,
+drise = DRise(exp.model, n_masks=N_MASKS, grid_size=GRID_SIZE, p=P_KEEP, upsample=UPSAMPLE, batch_size=MASK_BATCH,
               precision=PRECISION, seed=SEED, sampling=SAMPLING, target_stability=TARGET_STABILITY,
               max_masks=MAX_MASKS, progress=TARGET_STABILITY is not None)
 maps, stability = drise.explain_scores(images_std, labels, similarities=SIMILARITIES,

@@ -352,15 +352,14 @@ def test_explain_refuses_bad_arguments_before_any_work(tmp_path, capsys, monkeyp
 
 
 def test_explain_end_to_end_with_the_library_defaults(tmp_path, capsys):
-    import inspect
 
     from toy_models import ramp_model, write_run
 
-    from drise_tf.explain import DRise
+    from drise_tf.explain.drise import RECOMMENDED_ROUND
 
     files = _image_files(tmp_path)
     run = write_run(tmp_path / "run", ramp_model())
-    one_round = inspect.signature(DRise).parameters["n_masks"].default  # D-RISE's own design, one round of masks
+    one_round = RECOMMENDED_ROUND  # D-RISE's own design, one round of masks
     arguments = ["explain", "--run", str(run), str(files["png"]), str(files["folder"]), "--max-masks", str(one_round),
                  "--target-stability", "0.99"]
     assert cli.main([*arguments, "--out", str(tmp_path / "out")]) == 0

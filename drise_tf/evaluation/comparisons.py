@@ -18,7 +18,7 @@ import numpy as np
 
 from drise_tf import explain
 from drise_tf.explain import masks as masks_lib
-from drise_tf.explain.drise import AGGREGATIONS, DESIGN_OPTIONS, RISE_PRESET, THESIS_PRESET, DRise
+from drise_tf.explain.drise import AGGREGATIONS, DESIGN_OPTIONS, RISE_PRESET, THESIS_MASKS, THESIS_PRESET, DRise
 from drise_tf.metrics.comparison import Comparison, compare
 from drise_tf.metrics.randomisation import randomization_check
 
@@ -33,6 +33,9 @@ DEFAULT_METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "Grad-CAM++": ("gradcam++", {}),
     "Faster-Score-CAM": ("faster_scorecam", {}),
 }
+#: The D-RISE rows' masks unless the caller names others: the thesis's design, N and sampling (the rows' preset,
+#: :data:`MASKING_PRESETS`), whatever :class:`~drise_tf.explain.drise.DRise`'s default is.
+THESIS_COMPARED: Dict[str, Any] = {**THESIS_MASKS, **{key: THESIS_PRESET[key] for key in ("n_masks", "sampling")}}
 #: Methods with a random step: the comparison passes them its ``seed``.
 SEEDED_METHODS = ("drise", "rise", "smoothgrad")
 #: The masking methods and the preset each row is compared with: a row whose design differs says so in its name.
@@ -49,12 +52,13 @@ _DRISE_LABELLED = ("grid_size", "upsample", "p", "shift")
 def method_options(name: str, options: Mapping[str, Any], seed: int, drise_options: Mapping[str, Any]) -> dict:
     """Options of one method in a comparison.
 
-    D-RISE (``"drise"``) takes every shared D-RISE option; the other masking methods (RISE) only the
+    D-RISE (``"drise"``) takes every shared D-RISE option over the thesis's masks (:data:`THESIS_COMPARED`: its
+    preset, not :class:`~drise_tf.explain.drise.DRise`'s default); the other masking methods (RISE) only the
     :data:`SHARED_OPTIONS`, so they keep their own preset's design; a method with a random step the ``seed``; and
     the method's own ``options`` win over all of them.
     """
     if name == "drise":
-        shared = dict(drise_options)
+        shared = {**THESIS_COMPARED, **drise_options}
     elif name in MASKING_PRESETS:
         shared = {key: value for key, value in drise_options.items() if key in SHARED_OPTIONS}
     else:
@@ -165,7 +169,7 @@ def similarity_comparison(
     Comparison
         Names are ``"<score>/<aggregation>"``; with each variant's estimated two-seed Spearman per image.
     """
-    drise = DRise(model, **drise_options)
+    drise = DRise(model, **{**THESIS_COMPARED, **drise_options})
     maps, stability = drise.explain_scores(images, targets, similarities=similarities, aggregations=aggregations,
                                            return_stability=True)
     return compare(model, images, maps, step=step, stability=stability,

@@ -22,7 +22,7 @@ from drise_tf import explain
 from drise_tf.core.compat import write_bytes_atomic
 from drise_tf.core.tables import write_csv
 from drise_tf.data import CLASS_NAMES, class_index, find_image_files, read_image_file
-from drise_tf.evaluation.comparisons import MASKING_PRESETS, SEEDED_METHODS, method_options
+from drise_tf.evaluation.comparisons import MASKING_PRESETS, SEEDED_METHODS
 from drise_tf.plotting import overlay_figure, save, uncertainty_figure
 from drise_tf.training import load_run, predict_probs
 
@@ -108,7 +108,8 @@ def explain_image_files(
     monte_carlo = method in MASKING_PRESETS
     run_options = {"target_stability": target_stability, "max_masks": max_masks} if monte_carlo else {}
     model, standardizer = load_run(run_dir)
-    explainer = explain.make_explainer(method, model, **method_options(method, options, seed, run_options))
+    seeded = {"seed": seed} if method in SEEDED_METHODS else {}
+    explainer = explain.make_explainer(method, model, **{**seeded, **run_options, **options})  # the method's defaults
     height, width = (int(side) for side in model.input_shape[1:3])
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)

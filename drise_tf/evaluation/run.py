@@ -22,7 +22,7 @@ from drise_tf.evaluation.comparisons import DEFAULT_METHODS, SEEDED_METHODS, exp
 from drise_tf.evaluation.store import ResultStore
 from drise_tf.explain import similarity as similarity_lib
 from drise_tf.explain.base import SMOOTHED_SUFFIX, smooth_maps
-from drise_tf.explain.drise import DRise
+from drise_tf.explain.drise import DESIGN_OPTIONS, RECOMMENDED_PRESET, THESIS_MASKS, DRise
 from drise_tf.explain.model_copies import forward_copy
 from drise_tf.metrics.agreement import order_representatives
 from drise_tf.metrics.faithfulness import deletion_insertion, mu_fidelity, road
@@ -62,6 +62,12 @@ FACTORIAL_DESIGNS: Dict[str, Dict[str, Any]] = {
     f"{grid}x{grid} {upsample}": {"grid_size": grid, "upsample": upsample}
     for grid in (7, 16) for upsample in ("nearest", "bilinear")
 }
+
+
+#: ``evaluate-maps --designs recommended``: every score on the thesis's masks (the default rows) and the recommended
+#: D-RISE's design as one more row, ``"D-RISE recommended probability/np"``, from the run's N and sampling.
+RECOMMENDED_DESIGNS: Dict[str, Dict[str, Any]] = {
+    "": {}, "recommended": {key: RECOMMENDED_PRESET[key] for key in DESIGN_OPTIONS}}
 
 
 def smoothing_sigma(height: int) -> float:
@@ -114,10 +120,12 @@ class Evaluation:
 
     # -------------------------------------------------------------------------------------------------- maps
     def _drise_for(self, model: Any, seed: int, design: str) -> DRise:
-        """One DRise per (model, seed, mask design), kept for the whole run: its masks are drawn once."""
+        """One DRise per (model, seed, mask design), kept for the whole run: its masks are drawn once. The score rows'
+        masks are the thesis's unless the options or the design name others (:data:`THESIS_MASKS`)."""
         key = (id(model), seed, design)
         if key not in self._drise:
-            self._drise[key] = DRise(model, seed=seed, **{**self.drise_options, **self.designs[design]})
+            self._drise[key] = DRise(model, seed=seed,
+                                     **{**THESIS_MASKS, **self.drise_options, **self.designs[design]})
         return self._drise[key]
 
     def maps(self, model: Any, images: np.ndarray, labels: np.ndarray, *, seed: int,

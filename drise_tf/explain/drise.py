@@ -45,7 +45,19 @@ THESIS_PRESET: Dict[str, Any] = dict(n_masks=5000, grid_size=16, p=0.5, upsample
                                      similarity="cosine", aggregation="none", sampling="iid", batch_size=100)
 #: RISE (:meth:`DRise.rise`; Petsiuk et al. 2018); its shift is the default of bilinear masks.
 RISE_PRESET: Dict[str, Any] = dict(n_masks=4000, grid_size=7, p=0.5, upsample="bilinear", shift=None,
-                                   similarity="probability", aggregation="np")
+                                   similarity="probability", aggregation="np", sampling="iid")
+#: The thesis's mask design alone (grid, upsampling, keep probability, shift): the design of the evaluation's score
+#: rows and of the comparisons' D-RISE rows, whatever :class:`DRise`'s default design is.
+THESIS_MASKS: Dict[str, Any] = {key: THESIS_PRESET[key] for key in ("grid_size", "upsample", "p", "shift")}
+#: The recommended D-RISE (:meth:`DRise.recommended`, and :class:`DRise`'s default): the design that the declared
+#: design sweep chose as faithful, stable and fast (docs/design-sweep.md), in rounds of ``RECOMMENDED_ROUND``
+#: antithetic Sobol masks until an estimated two-seed Spearman of ``RECOMMENDED_STABILITY``, at most
+#: ``RECOMMENDED_MAX_MASKS`` masks.
+RECOMMENDED_PRESET: Dict[str, Any] = dict(grid_size=12, p=0.5, upsample="bilinear", shift=None,
+                                          similarity="probability", aggregation="np", sampling="antithetic_sobol")
+RECOMMENDED_ROUND = 1000
+RECOMMENDED_STABILITY = 0.9
+RECOMMENDED_MAX_MASKS = 40000
 
 
 
@@ -107,13 +119,16 @@ def aggregate(sums: ReplicaSums, aggregation: str, p: float, scale_masks: int) -
 class DRise(Explainer):
     """D-RISE explainer for a Keras classifier whose output is a probability vector.
 
+    By default the recommended design (:data:`RECOMMENDED_PRESET`, :meth:`recommended`), each map run to an estimated
+    two-seed Spearman of 0.9; :meth:`thesis` and :meth:`rise` are the thesis's D-RISE and RISE.
+
     Parameters
     ----------
     model : keras.Model
         Takes standardised images (B, H, W, C), returns probabilities (B, classes).
-    n_masks : int
+    n_masks : int, optional
         Number of random masks N (>= 1); with ``target_stability``, the masks drawn per round (the first check
-        comes after ``n_masks`` masks).
+        comes after ``n_masks`` masks). None (default): rounds of 1,000 masks to the default stability.
     grid_size : int or (int, int)
         Grid of the random masks (16 in the thesis).
     p : float
@@ -135,12 +150,14 @@ class DRise(Explainer):
     replicas : int
         Independent mask replicas behind the stability estimate and the standard error (>= 2 for those; fewer
         are used when ``n_masks`` is smaller); 1 keeps a single sum and gives no error estimate.
-    target_stability : float, optional
+    target_stability : float, None or "auto"
         Adaptive stopping: draw rounds of ``n_masks`` masks for each image until its estimated two-seed Spearman
         (:mod:`drise_tf.explain.stability`) reaches this value in (0, 1), or ``max_masks`` is reached.
-        :attr:`masks_used` tells how many masks each image used. None (default): exactly ``n_masks`` masks.
+        :attr:`masks_used` tells how many masks each image used. None: exactly ``n_masks`` masks. "auto" (default):
+        0.9 when ``n_masks`` is not given, and exactly ``n_masks`` masks when it is.
     max_masks : int, optional
-        Most masks an image may use with ``target_stability`` (default 20 x ``n_masks``); rounds are whole.
+        Most masks an image may use with ``target_stability`` (default: 40,000 when ``n_masks`` is not given, else
+        20 x ``n_masks``); rounds are whole.
     batch_size : int
         Masked images per forward pass; bounds the memory.
     precision : {"float32", "bfloat16"}
@@ -170,16 +187,16 @@ class DRise(Explainer):
         self,
         model: Any,
         *,
-        n_masks: int = 5000,
-        grid_size: masks_lib.SizeLike = 16,
-        p: float = 0.5,
-        upsample: str = "nearest",
-        shift: Optional[masks_lib.SizeLike] = None,
-        similarity: Union[str, similarity_lib.Score] = "cosine",
-        aggregation: str = "none",
-        sampling: str = "iid",
+        n_masks: Optional[int] = None,
+        grid_size: masks_lib.SizeLike = RECOMMENDED_PRESET["grid_size"],
+        p: float = RECOMMENDED_PRESET["p"],
+        upsample: str = RECOMMENDED_PRESET["upsample"],
+        shift: Optional[masks_lib.SizeLike] = RECOMMENDED_PRESET["shift"],
+        similarity: Union[str, similarity_lib.Score] = RECOMMENDED_PRESET["similarity"],
+        aggregation: str = RECOMMENDED_PRESET["aggregation"],
+        sampling: str = RECOMMENDED_PRESET["sampling"],
         replicas: int = 8,
-        target_stability: Optional[float] = None,
+        target_stability: Union[float, None, str] = "auto",
         max_masks: Optional[int] = None,
         batch_size: int = 100,
         precision: str = "float32",
@@ -191,7 +208,11 @@ class DRise(Explainer):
         if not isinstance(model, keras.Model):
             raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
         super().__init__(model, normalize=normalize)
-        self.n_masks = checks.positive_int(n_masks, "n_masks")
+        if target_stability == "auto":
+            target_stability = RECOMMENDED_STABILITY if n_masks is None else None
+        if max_masks is None and n_masks is None:
+            max_masks = RECOMMENDED_MAX_MASKS
+        self.n_masks = checks.positive_int(RECOMMENDED_ROUND if n_masks is None else n_masks, "n_masks")
         if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 < p <= 1.0:
             raise ValueError(f"p (probability that a grid cell is kept) must lie in (0, 1], got {p!r}")
         self.p = float(p)
@@ -209,7 +230,7 @@ class DRise(Explainer):
             isinstance(target_stability, bool) or not isinstance(target_stability, (int, float, np.floating))
             or not 0.0 < target_stability < 1.0
         ):
-            raise ValueError(f"target_stability must be None or lie in (0, 1), got {target_stability!r}")
+            raise ValueError(f"target_stability must be None, \"auto\" or lie in (0, 1), got {target_stability!r}")
         self.target_stability = None if target_stability is None else float(target_stability)
         if self.target_stability is not None and self.replicas < 2:
             raise ValueError(f"target_stability needs >= 2 mask replicas, got replicas={replicas} and "
@@ -255,6 +276,13 @@ class DRise(Explainer):
         """The thesis's D-RISE (docs/thesis.md, "Its D-RISE"): 5000 i.i.d. nearest 16x16 masks, p 0.5, offsets
         0..2, cosine to the one-hot TRUE label, raw sum, chunks of 100."""
         return cls(model, **{**THESIS_PRESET, **overrides})
+
+    @classmethod
+    def recommended(cls, model: Any, **overrides: Any) -> "DRise":
+        """The recommended D-RISE, also :class:`DRise`'s default (docs/design-sweep.md): bilinear 12x12 masks, p 0.5,
+        class probability divided by N*p, antithetic Sobol masks in rounds of 1,000 until an estimated two-seed
+        Spearman of 0.9, at most 40,000."""
+        return cls(model, **overrides)
 
     @classmethod
     def rise(cls, model: Any, **overrides: Any) -> "DRise":

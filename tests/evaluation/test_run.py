@@ -16,6 +16,7 @@ from toy_models import tiny_cnn
 
 from drise_tf import evaluation, explain, metrics
 from drise_tf.explain import DRise
+from drise_tf.explain.drise import THESIS_MASKS
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRISE = {"n_masks": 16, "grid_size": 2, "batch_size": 16}
@@ -52,7 +53,7 @@ def test_evaluation_stores_every_variant_measured_as_the_metrics_measure_it(tmp_
     assert all((r["emprt"] is not None) == (r["position"] < 2) for r in first)
 
     # the chunk at position 2 re-measured by hand: same maps, same metrics
-    drise = DRise(model, seed=3, sampling="antithetic", **DRISE)
+    drise = DRise(model, seed=3, sampling="antithetic", **{**THESIS_MASKS, **DRISE})  # the evaluation's score rows
     maps = drise.explain_scores(images[2:4], labels[2:4], similarities=SCORES, aggregations=("debiased",))
     direct = metrics.road(model, images[2:4], maps["probability/debiased"], classes=labels[2:4], seed=(3, 2),
                           fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
@@ -238,4 +239,27 @@ def test_a_design_that_names_its_score_is_one_row_under_that_score(tmp_path):
     direct = metrics.road(model, images, drise.explain(images, labels), classes=labels, seed=(3, 0),
                           fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
     stored = sorted((r for r in records if r["variant"] == "D-RISE thesis cosine/none"), key=lambda r: r["position"])
+    np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)
+
+
+def test_the_recommended_design_is_one_more_row_beside_the_score_rows_on_the_thesis_masks(tmp_path):
+    from toy_models import tiny_gap_classifier
+
+    from drise_tf.explain.drise import RECOMMENDED_PRESET
+
+    model = tiny_gap_classifier(16)  # the recommended grid needs images of at least its cells
+    images = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype(np.float32)
+    labels = np.array([0, 2])
+    _run(tmp_path / "run", model, images, labels, methods={}, similarities=["probability"], noise_images=0,
+         mprt_images=0, smoothing=False, designs=evaluation.run.RECOMMENDED_DESIGNS)
+    _, records = evaluation.read_records(tmp_path / "run")
+    assert {r["variant"] for r in records} == {f"D-RISE probability/{a}" for a in ("none", "coverage", "debiased")} | {
+        "D-RISE recommended probability/np"}
+    design = {key: RECOMMENDED_PRESET[key] for key in ("grid_size", "upsample", "p", "shift")}
+    drise = DRise(model, seed=3, sampling="antithetic", **{**DRISE, **design, "similarity": "probability",
+                                                           "aggregation": "np"})
+    direct = metrics.road(model, images, drise.explain(images, labels), classes=labels, seed=(3, 0),
+                          fractions=(0.1, 0.3, 0.5, 0.7, 0.9), noise=0.01)
+    stored = sorted((r for r in records if r["variant"] == "D-RISE recommended probability/np"),
+                    key=lambda r: r["position"])
     np.testing.assert_allclose([r["road_gap"] for r in stored], direct["gap"], atol=1e-6)

@@ -176,10 +176,11 @@ def test_stability_is_calibrated_on_a_trained_model(trained, sampling):
     over the 3 runs.
     """
     from drise_tf.explain import DRise
+    from drise_tf.explain.drise import THESIS_MASKS
 
     model, images, labels = trained
     for n in (1000, 5000):
-        runs = [DRise(model, n_masks=n, sampling=sampling, seed=seed, batch_size=1600).explain_scores(
+        runs = [DRise(model, n_masks=n, sampling=sampling, seed=seed, batch_size=1600, **THESIS_MASKS).explain_scores(
             images, labels, similarities=["cosine", "probability"], aggregations=["none", "debiased"],
             return_stability=True) for seed in (0, 1, 2)]
         for name in ("cosine/none", "probability/debiased"):

@@ -324,9 +324,10 @@ def blind_and_patch_maps(seed: int = 1):
     images = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype(np.float32)
     images[:, 4:8, 8:12, 0] = 1.0
     blind = DRise(blind_model(), n_masks=400, grid_size=4, upsample="bilinear", similarity="probability",
-                  aggregation="np", replicas=8, seed=seed, batch_size=200)
+                  aggregation="np", sampling="iid", replicas=8, seed=seed, batch_size=200)
     patch = DRise(patch_model(size=16, rows=(4, 8), cols=(8, 12), weight=8.0), n_masks=400, grid_size=8,
-                  similarity="probability", aggregation="debiased", replicas=8, seed=seed, batch_size=200)
+                  upsample="nearest", similarity="probability", aggregation="debiased", sampling="iid", replicas=8,
+                  seed=seed, batch_size=200)
     results = {}
     for name, explainer in (("blind", blind), ("patch", patch)):
         maps = explainer.explain(images, [3, 3])
