@@ -556,14 +556,22 @@ def pareto_figure(panels: Mapping[str, Sequence[DesignPoint]], *, marked: Option
         if cap is not None:
             ax.axvline(cap, color="0.6", linestyle=":", linewidth=1.0, label=f"cap ({cap:,.0f} masks)")
         ax.set_xscale("log")
+        costs = [point[1] for point in finite] + ([cap] if cap is not None else [])
+        if costs:  # room right of the costliest point for its label
+            ax.set_xlim(min(costs) / 1.5, max(costs) * 4.0)
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_title(network, fontsize=10)
         ax.set_xlabel(f"median forward passes to a two-seed Spearman of {target:g}", fontsize=8)
         ax.set_ylabel(f"{metric} (mean, 95% interval)", fontsize=8)
         ax.tick_params(labelsize=7)
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles: Dict[str, object] = {}
+    for ax in axes[0]:  # one legend for every panel, under them
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0.0, 0.4 / fig.get_figheight(), 1.0, 1.0))
     return fig
 
 
