@@ -111,7 +111,7 @@ from drise_tf import load_cifar10, load_run  # noqa: E402
 from drise_tf.core import tables  # noqa: E402
 from drise_tf.core.compat import write_text_atomic  # noqa: E402
 from drise_tf.core.console import cpu_description  # noqa: E402
-from drise_tf.evaluation.report import _markdown, metric_values, write_report  # noqa: E402
+from drise_tf.evaluation.report import metric_values, write_report  # noqa: E402
 from drise_tf.evaluation.run import (  # noqa: E402
     DRISE_OPTIONS,
     METRIC_SETTINGS,
@@ -397,7 +397,7 @@ def write_summary(out: pathlib.Path, networks: Sequence[str], cpu: str) -> Dict[
             f"and insertion AUC with their own letters; `calls`: model calls per map, exact; `s / map`: median "
             f"seconds per map over chunks; `x forward`: that over a pure forward pass of as many inputs. CPU: {cpu}; "
             f"xplique {xplique.__version__} ({PERCENTILE}).\n\n"
-            + _markdown(shown, list(shown[0])) + "\n")
+            + tables.markdown_table(shown, list(shown[0])) + "\n")
     return {"markdown": write_text_atomic(out / "peers.md", text), "csv": tables.write_csv(rows, out / "peers.csv"),
             "figure": save(calls_figure(panels, metric="ROAD gap"), out / "road_gap_calls.png", close=True)}
 

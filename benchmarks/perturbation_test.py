@@ -58,7 +58,6 @@ from drise_tf.core.console import cpu_description  # noqa: E402
 from drise_tf.evaluation.report import (  # noqa: E402
     FACTORS,
     NOISE_FACTOR,
-    _markdown,
     factorial_variant,
     metric_values,
     seed_noise,
@@ -251,10 +250,12 @@ def write_answer(out: pathlib.Path, networks: Sequence[str], *, n_resamples: int
             f"{NOISE_FACTOR:g}x the Monte Carlo noise, in the metric's direction (deletion AUC lower, MuFidelity "
             f"higher is better). D-RISE's lead **survives** when D-RISE is ahead under the zero fill and under both "
             f"in-distribution fills.\n\n"
-            f"## Verdicts\n\n" + _markdown(all_verdicts, ["network", "metric", "contrast", *FILLS, "verdict"])
-            + "\n\n## Contrasts\n\n" + _markdown(all_effects, ["network", "metric", "fill", "contrast", "mean", "low",
-                                                               "high", "p_holm", "noise", "ahead"])
-            + "\n\n## Means\n\n" + _markdown(all_means, list(all_means[0])) + "\n")
+            f"## Verdicts\n\n"
+            + tables.markdown_table(all_verdicts, ["network", "metric", "contrast", *FILLS, "verdict"])
+            + "\n\n## Contrasts\n\n"
+            + tables.markdown_table(all_effects, ["network", "metric", "fill", "contrast", "mean", "low", "high",
+                                                  "p_holm", "noise", "ahead"])
+            + "\n\n## Means\n\n" + tables.markdown_table(all_means, list(all_means[0])) + "\n")
     return {"markdown": write_text_atomic(out / "perturbation.md", text),
             "effects": tables.write_csv(all_effects, out / "effects.csv"),
             "verdicts": tables.write_csv(all_verdicts, out / "verdicts.csv"),

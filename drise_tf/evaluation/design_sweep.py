@@ -31,7 +31,7 @@ import numpy as np
 from drise_tf.core import console, tables
 from drise_tf.core.compat import write_text_atomic
 from drise_tf.data import load_cifar10
-from drise_tf.evaluation.report import _markdown, metric_values, ranking, seed_noise, write_report
+from drise_tf.evaluation.report import metric_values, ranking, seed_noise, write_report
 from drise_tf.evaluation.run import METRICS, PRIMARY_METRIC, drise_name, evaluate_maps, model_fingerprint
 from drise_tf.evaluation.store import ResultStore, read_records
 from drise_tf.evaluation.trained_run import chosen_test_images
@@ -428,7 +428,7 @@ def write_sweep_report(sweep_folder: PathLike, stage_name: str, *, out: Optional
             f"of the second seed on the first {stage.noise_images} images). Forwards to a stable map: masks until an "
             f"estimated two-seed Spearman of {STABILITY_TARGET} (rounds of {STABILITY_ROUND}, cap {STABILITY_CAP}), on "
             f"the first {STABILITY_IMAGES} images; seconds per map on {cpu}.\n\n"
-            + _markdown(rows, SUMMARY_COLUMNS) + "\n")
+            + tables.markdown_table(rows, SUMMARY_COLUMNS) + "\n")
     if finished and stage.name == "screening":
         chosen = ", ".join(confirmation_designs(sweep_folder))
         text += f"\nGo on to the confirmation (the declared rule, letters among the 18 sweep designs only): {chosen}.\n"

@@ -23,7 +23,6 @@ from drise_tf.core import tables
 from drise_tf.core.compat import write_text_atomic
 from drise_tf.evaluation.report import (
     NOISE_FACTOR,
-    _markdown,
     group_name,
     identical_groups,
     metric_values,
@@ -481,10 +480,10 @@ def write_network_comparison(folders: Mapping[str, Union[str, os.PathLike]], out
         f"the 95% bootstrap interval of probability minus cosine lies wholly below {CLOSE_MARGIN:g}) and beyond "
         f"{NOISE_FACTOR:g}x its Monte Carlo noise; it **fails** when one is so in the opposite direction; otherwise "
         f"it **cannot be told** (also when a variant is missing). Images are never paired across networks: the "
-        f"networks are compared by their orders.\n\n## Claims\n\n" + _markdown(claim_rows, columns) +
+        f"networks are compared by their orders.\n\n## Claims\n\n" + tables.markdown_table(claim_rows, columns) +
         "\n\n## Orders: Kendall's tau-b between two networks' means\n\nWith a 95% percentile interval from "
-        "resampling each network's images on its own.\n\n" + _markdown(result["taus"], TAU_COLUMNS) +
-        "\n\n## Means (rank) per network\n\n" + _markdown(mean_rows, ["variant"] + columns[1:]) +
+        "resampling each network's images on its own.\n\n" + tables.markdown_table(result["taus"], TAU_COLUMNS) +
+        "\n\n## Means (rank) per network\n\n" + tables.markdown_table(mean_rows, ["variant"] + columns[1:]) +
         "\n\n## The numbers behind each verdict\n\n" + details + "\n")
     return {"networks": tables.write_csv(result["taus"], out / f"networks_{metric}.csv", TAU_COLUMNS),
             "claims": tables.write_csv(result["claims"], out / f"claims_{metric}.csv", CLAIM_COLUMNS),
@@ -516,8 +515,9 @@ def write_metric_comparison(folders: Mapping[str, Union[str, os.PathLike]], out:
                                                              for name in names) for metric in metrics}}
               for claim in claim_names]
     per_claim = "\n\n".join(
-        f"### {claim}\n\n" + _markdown([{"metric": labels[metric], **{headers[name]: verdict[(claim, metric, name)][
-            "verdict"] for name in names}} for metric in metrics], ["metric"] + list(headers.values()))
+        f"### {claim}\n\n" + tables.markdown_table(
+            [{"metric": labels[metric], **{headers[name]: verdict[(claim, metric, name)]["verdict"] for name in names}}
+             for metric in metrics], ["metric"] + list(headers.values()))
         for claim in claim_names)
     tau = {(row["network"], row["first"], row["second"]): row for row in result["taus"]}
     tau_rows = [{"metrics": f"{first} / {second}", **{
@@ -526,7 +526,7 @@ def write_metric_comparison(folders: Mapping[str, Union[str, os.PathLike]], out:
                 for first, second in itertools.combinations(metrics, 2)]
     margin_claims = [claim.name for claim in CLAIMS if claim.margin and claim.name in claim_names]
     margins = "\n\n".join(
-        f"Margin of '{claim}' per metric and network:\n\n" + _markdown(
+        f"Margin of '{claim}' per metric and network:\n\n" + tables.markdown_table(
             [{"metric": labels[metric], **{headers[name]: f"{verdict[(claim, metric, name)]['margin']:.3g}"
                                            for name in names}} for metric in metrics],
             ["metric"] + list(headers.values())) for claim in margin_claims)
@@ -546,12 +546,12 @@ def write_metric_comparison(folders: Mapping[str, Union[str, os.PathLike]], out:
         f"against a random order ('cross_entropy inverted': below 0) is read only where a random order's value is "
         f"known without measuring one (0 for {' and '.join(CHANCE_LEVELS)}), and is **not applicable** elsewhere.\n\n"
         f"## At a glance\n\nOne letter per network, in the order {', '.join(names)}: {legend}.\n\n" +
-        _markdown(glance, ["claim"] + [labels[metric] for metric in metrics]) +
+        tables.markdown_table(glance, ["claim"] + [labels[metric] for metric in metrics]) +
         "\n\n## Per claim\n\n" + per_claim +
         "\n\n## Orders: Kendall's tau-b between two metrics' means, per network\n\nThe variants' means under each "
         "metric, oriented best first (+1: the same order from best to worst), with a 95% percentile interval from "
         "resampling the network's images (the same resamples for both metrics).\n\n" +
-        _markdown(tau_rows, ["metrics"] + list(headers.values())) +
+        tables.markdown_table(tau_rows, ["metrics"] + list(headers.values())) +
         "\n\n## Scaled margins\n\n" + margins + "\n\n## The numbers behind each verdict\n\n" + details + "\n")
     return {"claims": tables.write_csv(result["claims"], out / "claims_by_metric.csv", CLAIM_METRIC_COLUMNS),
             "taus": tables.write_csv(result["taus"], out / "metric_taus.csv", METRIC_TAU_COLUMNS),

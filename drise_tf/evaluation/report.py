@@ -242,24 +242,14 @@ def _write_factorial(settings: Mapping[str, Any], records: Sequence[Mapping[str,
             f"level 0: {', '.join(f'{k} {b} - {a}' for k, (a, b) in FACTORS.items())}), two-factor interactions as "
             f"in Box, Hunter and Hunter; 95% bootstrap intervals, Holm-corrected Wilcoxon p-values; `noise`: the "
             f"effect's standard deviation across mask seeds (second seed on the first {settings.get('noise_images')}"
-            f" images).\n\n## Main effects and interactions\n\n" + _markdown(effects, columns) +
+            f" images).\n\n## Main effects and interactions\n\n" + tables.markdown_table(effects, columns) +
             "\n\n## RISE's lead over the thesis's D-RISE, step by step\n\n" +
-            _markdown(lead, ["smoothing", "step", "from", "to", "mean", "low", "high", "p_holm", "noise", "share"])
+            tables.markdown_table(lead, ["smoothing", "step", "from", "to", "mean", "low", "high", "p_holm", "noise",
+                                         "share"])
             + "\n")
     return {"effects": tables.write_csv(effects, out / f"factorial_{metric}.csv"),
             "lead": tables.write_csv(lead, out / f"lead_{metric}.csv"),
             "markdown": write_text_atomic(out / f"factorial_{metric}.md", text), "text": text}
-
-
-def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return "" if np.isnan(value) else f"{value:.3f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(column, "")) for column in columns) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _masks_sentence(drise: Mapping[str, Any]) -> str:
@@ -322,7 +312,7 @@ def write_report(folder: str | os.PathLike, *, out: Optional[str | os.PathLike] 
         if metric == PRIMARY_METRIC:
             title = f"Primary metric, declared before the run: {title}"
             written["figure"] = save(ranking_figure(rows, title=title), out / f"ranking_{metric}.png", close=True)
-        sections.append(f"## {title}\n\n" + _markdown(
+        sections.append(f"## {title}\n\n" + tables.markdown_table(
             rows, ["rank", "variant", "mean", "low", "high", "letters", "noise", "stability", "masks", "n"]))
     header = (f"# Evaluation of {n_images} images\n\nMeans with 95% bootstrap intervals over images; variants that "
               f"share a letter are not told apart (paired Wilcoxon signed-rank tests, Holm-corrected at 0.05, or a "
@@ -423,7 +413,8 @@ def write_comparison(first: str | os.PathLike, second: str | os.PathLike, out: s
     text = (f"# {metric}: {first} (first) against {second} (second)\n\nPer variant, the mean over the {rows[0]['n']} "
             f"images both runs measured, the paired difference (second - first) with a 95% bootstrap interval and "
             f"its Holm-corrected Wilcoxon p-value, and the variant's rank in each run. Kendall's tau between the two "
-            f"orders: {tau:.3f}.\n\n" + _markdown(rows, ["variant", "n", "first", "second", "difference", "low",
-                                                        "high", "p_holm", "rank_first", "rank_second"]) + "\n")
+            f"orders: {tau:.3f}.\n\n" + tables.markdown_table(rows, ["variant", "n", "first", "second", "difference",
+                                                                    "low", "high", "p_holm", "rank_first",
+                                                                    "rank_second"]) + "\n")
     return {"csv": tables.write_csv(rows, out / f"compare_{metric}.csv"),
             "markdown": write_text_atomic(out / f"compare_{metric}.md", text), "text": text}
