@@ -7,8 +7,8 @@ The project's ROAD departs from its reference (Rong et al. 2022, github.com/tlee
 (docs/evaluation.md, "ROAD against its reference"): imputation noise 0.01 in standardised units instead of 0.01 on
 [0, 1] pixels (about 4x smaller), pixel counts rounded instead of floored, the class probability read instead of
 accuracy. This measures what each departure moves, alone and all three together: the maps of the comparison's methods
-(``DEFAULT_METHODS``: D-RISE cosine and probability, RISE, Saliency, SmoothGrad, Grad-CAM, Grad-CAM++,
-Faster-Score-CAM; the evaluation's 2,000 antithetic masks) on seeded random test images, for the true class, measured
+as they were declared (:data:`METHODS`, ``DEFAULT_METHODS`` of December 2026: D-RISE cosine and probability, RISE,
+Saliency, SmoothGrad, Grad-CAM, Grad-CAM++, Faster-Score-CAM; the evaluation's 2,000 antithetic masks) on seeded random test images, for the true class, measured
 by ROAD with the evaluation's fractions and noise seeds under each setting (the same seeds: the noise is paired too).
 
 Prints, and writes to ``--out`` (markdown, atomically), per setting and method, the mean ROAD gap and its paired
@@ -41,6 +41,11 @@ from drise_tf.metrics.faithfulness import ROAD_REFERENCE, road  # noqa: E402
 from drise_tf.metrics.statistics import bootstrap_ci, wilcoxon_p  # noqa: E402
 
 PROJECT = "project"
+#: The methods measured, declared before the run: the comparison's methods of that day (the recommended D-RISE joined
+#: them later).
+METHODS = {name: DEFAULT_METHODS[name] for name in (
+    "D-RISE cosine (thesis)", "D-RISE probability", "RISE", "Saliency", "SmoothGrad", "Grad-CAM", "Grad-CAM++",
+    "Faster-Score-CAM")}
 
 
 def settings(pixel_std: np.ndarray) -> Dict[str, Dict[str, Any]]:
@@ -70,7 +75,7 @@ def main() -> None:
     lines: List[str] = [f"ROAD under the project's and the reference's settings: `{args.run}`, {len(ids)} test images "
                         f"(seed {args.seed}), {args.precision}, {cpu_description()}.", ""]
     began = time.perf_counter()
-    maps, _, _ = explain_methods(model, images, labels, methods=DEFAULT_METHODS, seed=args.seed,
+    maps, _, _ = explain_methods(model, images, labels, methods=METHODS, seed=args.seed,
                                  **DRISE_OPTIONS, precision=args.precision)
     timing = f"{len(ids)} images, {len(maps)} methods: maps {time.perf_counter() - began:.0f} s"
     print(timing, flush=True)

@@ -6,13 +6,15 @@ margin, KL, ... are registered too, and a custom score is added below in a few l
 becomes the map under an aggregation: none (the raw sum, the thesis), np (divided by N*p, RISE), coverage (divided
 per pixel by how many masks kept it) or debiased (minus the mean score times the per-pixel mask sum).
 
-On the first K test images (the profile's k_compare: 50 on the thesis profile, 20 on quick), explained for their
+On the first K test images (the profile's k_compare: 50 on the thesis profile, 6 on quick), explained for their
 true class, every score x aggregation comes from ONE set of forward passes (DRise.explain_scores); then the
 deletion / insertion AUC of every variant (mean and 95% interval, printed and written as CSV), a grid of maps
 (images x scores), the AUC bars per aggregation and the pairwise agreement (Spearman rank correlation, top-10%
 overlap). Every map also gets its estimated two-seed agreement (return_stability=True): the noise floor, drawn on the
-agreement heatmap's diagonal, that any agreement between two variants must be read against. Set TARGET_STABILITY
-to run every variant to that stability instead of a fixed N.
+agreement heatmap's diagonal, that any agreement between two variants must be read against. Every variant runs to
+the profile's declared stability (TARGET_STABILITY, 0.9: rounds of N_MASKS masks until the map's estimated
+two-seed Spearman reaches it, at most MAX_MASKS; a grid panel that stopped at the cap says so); set it to None for a
+fixed N.
 Needs the run of ``01_train_thesis_model.py``. Run in Spyder or as ``python experiments/04_similarity_comparison.py``.
 """
 # %% Set-up: backend, profile, paths, test data and the trained run (see drise_tf/experiment.py)
@@ -25,8 +27,9 @@ from drise_tf import AGGREGATIONS, CLASS_NAMES, DRise, metrics, plotting, setup,
 exp = setup(__file__)
 
 # %% Parameters
-K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 20)
-N_MASKS = exp.profile.compare_masks  # masks per map (thesis profile: 2000, quick: 1000)
+K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 6)
+N_MASKS = exp.profile.compare_masks  # masks per map (thesis profile: 2000, quick: 1000); with
+# TARGET_STABILITY the masks per round
 GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)
 UPSAMPLE = "nearest"  # grid to image: "nearest" (the thesis's binary masks) or "bilinear" (RISE's smooth masks)
 P_KEEP = exp.profile.p  # probability that a grid cell is kept (thesis: 0.5)
@@ -38,9 +41,10 @@ AGGREGATIONS_COMPARED = AGGREGATIONS  # ("none", "np", "coverage", "debiased"); 
 GRID_AGGREGATION = "none"  # aggregation of the maps drawn in the grid and the agreement figures (thesis: "none")
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32, i.e. 32 on 32x32)
-SAMPLING = "iid"  # mask design: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
-TARGET_STABILITY = None  # e.g. 0.8: masks per image until each variant's 2-seed Spearman reaches it (N_MASKS per round)
-MAX_MASKS = 10 * N_MASKS  # most masks per image with TARGET_STABILITY
+SAMPLING = "antithetic_sobol"  # mask design: "iid" (thesis), "antithetic", "sobol", "latin" or "antithetic_sobol"
+TARGET_STABILITY = exp.profile.compare_stability  # 0.9: masks per image until each variant's two-seed Spearman
+# reaches it (N_MASKS per round); None: exactly N_MASKS masks (maps another seed would not reproduce)
+MAX_MASKS = exp.profile.compare_max_masks  # most masks per image with TARGET_STABILITY (40,000)
 
 
 # %% A custom similarity score: register it, and every comparison below includes it
@@ -83,7 +87,9 @@ row_labels = [f"#{i} {CLASS_NAMES[c]}" for i, c in enumerate(labels[:shown])]
 fig = plotting.saliency_grid(images[:shown], {name: variant[:shown] for name, variant in chosen.items()},
                              row_labels=row_labels,
                              title=f"D-RISE maps per similarity score (aggregation {GRID_AGGREGATION!r})",
-                             stability={name: stability[f"{name}/{GRID_AGGREGATION}"][:shown] for name in chosen})
+                             stability={name: stability[f"{name}/{GRID_AGGREGATION}"][:shown] for name in chosen},
+                             capped={name: stability[f"{name}/{GRID_AGGREGATION}"][:shown] < TARGET_STABILITY
+                                     for name in chosen} if TARGET_STABILITY else None)
 plotting.save(fig, exp.figures_dir / "similarity_grid.png", close=not exp.keep_open)
 
 # %% Deletion (lower is better) and insertion (higher is better) AUC per score, one figure per aggregation

@@ -18,7 +18,15 @@ import numpy as np
 
 from drise_tf import explain
 from drise_tf.explain import masks as masks_lib
-from drise_tf.explain.drise import AGGREGATIONS, DESIGN_OPTIONS, RISE_PRESET, THESIS_MASKS, THESIS_PRESET, DRise
+from drise_tf.explain.drise import (
+    AGGREGATIONS,
+    DESIGN_OPTIONS,
+    RECOMMENDED_PRESET,
+    RISE_PRESET,
+    THESIS_MASKS,
+    THESIS_PRESET,
+    DRise,
+)
 from drise_tf.metrics.comparison import Comparison, compare
 from drise_tf.metrics.randomisation import randomization_check
 
@@ -26,6 +34,8 @@ from drise_tf.metrics.randomisation import randomization_check
 DEFAULT_METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "D-RISE cosine (thesis)": ("drise", {"similarity": "cosine", "aggregation": "none"}),
     "D-RISE probability": ("drise", {"similarity": "probability", "aggregation": "debiased"}),
+    # the design sweep's choice (docs/design-sweep.md), DRise's default, beside the thesis's
+    "D-RISE recommended": ("drise", {key: RECOMMENDED_PRESET[key] for key in DESIGN_OPTIONS}),
     "RISE": ("rise", {}),
     "Saliency": ("saliency", {}),
     "SmoothGrad": ("smoothgrad", {}),
@@ -36,6 +46,9 @@ DEFAULT_METHODS: Dict[str, Tuple[str, Dict[str, Any]]] = {
 #: The D-RISE rows' masks unless the caller names others: the thesis's design, N and sampling (the rows' preset,
 #: :data:`MASKING_PRESETS`), whatever :class:`~drise_tf.explain.drise.DRise`'s default is.
 THESIS_COMPARED: Dict[str, Any] = {**THESIS_MASKS, **{key: THESIS_PRESET[key] for key in ("n_masks", "sampling")}}
+#: The masking rows beside the thesis's D-RISE that the model-randomisation check leaves out (each D-RISE map costs
+#: its masks once per cascade step, so the thesis's D-RISE stands for the family).
+EXTRA_MASKING_ROWS = ("D-RISE probability", "D-RISE recommended", "RISE")
 #: Methods with a random step: the comparison passes them its ``seed``.
 SEEDED_METHODS = ("drise", "rise", "smoothgrad")
 #: The masking methods and the preset each row is compared with: a row whose design differs says so in its name.

@@ -175,7 +175,8 @@ def uncertainty_figures(book: Any, images_uint8: np.ndarray, maps: np.ndarray, r
 
 
 def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, prefix: str, what: str,
-                       groups: Dict[str, Sequence[str]], row_labels: Sequence[str]) -> None:
+                       groups: Dict[str, Sequence[str]], row_labels: Sequence[str], *,
+                       target_stability: Optional[float] = None) -> None:
     """Grid, AUC bars and agreement heatmap per group of names of a :class:`~drise_tf.metrics.Comparison`, and its
     CSV table.
 
@@ -191,6 +192,8 @@ def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pre
         Group name ("" for one group) -> the variant names drawn together (about ten at most).
     row_labels : sequence of str
         One label per image.
+    target_stability : float, optional
+        The stability the Monte Carlo maps were run to: a map below it stopped at the cap, and its panel says so.
     """
     shown = min(len(images_uint8), 6)
     table = comparison.table()
@@ -199,11 +202,18 @@ def comparison_figures(book: Any, comparison: Any, images_uint8: np.ndarray, pre
         label = f"{what}{f' ({group})' if group else ''}"
         grid = {name: comparison.maps[name][:shown] for name in names}
         stability = {name: comparison.stability[name][:shown] for name in names if name in comparison.stability}
+        capped = {} if target_stability is None else {
+            name: stability[name] < target_stability for name in names
+            if name in stability and name in comparison.masks_used}
+        declared = "" if target_stability is None else (
+            f" Every D-RISE and RISE map drew masks until its estimated two-seed ρ reached {target_stability:g}; "
+            "\"cap\" marks a map that stopped at the cap of masks first.")
         book.add(plots.saliency_grid(images_uint8[:shown], grid, row_labels=list(row_labels)[:shown],
-                                     title=f"{label}: maps", stability=stability), f"{prefix}_grid{suffix}",
+                                     title=f"{label}: maps", stability=stability, capped=capped),
+                 f"{prefix}_grid{suffix}",
                  f"{label}: the first {shown} compared test images (rows) under each variant (columns); under each "
                  "map its two-seed Spearman ρ (estimated from its masks; 1 for deterministic methods, none where "
-                 "unknown).")
+                 f"unknown).{declared}")
         book.add(plots.metric_bars([row for row in table if row["name"] in names],
                                    metric=["deletion_auc", "insertion_auc"],
                                    title=f"{label}: deletion (lower is better) and insertion (higher) AUC",

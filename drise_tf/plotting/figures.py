@@ -214,6 +214,7 @@ def saliency_grid(
     title: Optional[str] = None,
     overlay: bool = True,
     stability: Optional[Mapping[str, Sequence[float]]] = None,
+    capped: Optional[Mapping[str, Sequence[bool]]] = None,
 ) -> Figure:
     """Rows = images; first column the image, then one column per method or score (map over the image).
 
@@ -230,6 +231,9 @@ def saliency_grid(
     stability : dict, optional
         Column name -> each map's two-seed Spearman (B,), written under its panel ("two-seed ρ 0.37"); a column
         left out, or NaN, gets no number (unknown).
+    capped : dict, optional
+        Column name -> whether each map stopped at its cap of masks before its target stability (B,): such a
+        panel's number reads "two-seed ρ 0.74, cap".
     """
     images = np.asarray(images_uint8)
     if images.ndim not in (3, 4) or len(images) < 1:
@@ -241,11 +245,12 @@ def saliency_grid(
             raise ValueError(f"maps[{name!r}] must have shape ({len(images)}, H, W), got shape {np.shape(values)}")
     if row_labels is not None and len(row_labels) != len(images):
         raise ValueError(f"row_labels has {len(row_labels)} labels for {len(images)} images")
-    stability = dict(stability or {})
-    for name, values in stability.items():
-        if name not in maps or np.shape(values) != (len(images),):
-            raise ValueError(f"stability[{name!r}] must name a column of maps and hold {len(images)} values, got "
-                             f"shape {np.shape(values)}")
+    stability, capped = dict(stability or {}), dict(capped or {})
+    for given, what in ((stability, "stability"), (capped, "capped")):
+        for name, values in given.items():
+            if name not in maps or np.shape(values) != (len(images),):
+                raise ValueError(f"{what}[{name!r}] must name a column of maps and hold {len(images)} values, got "
+                                 f"shape {np.shape(values)}")
     rows, cols = len(images), len(maps) + 1
     row_height = 1.8 + (0.2 if stability else 0.0)
     fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, row_height * rows + (0.4 if title else 0)),
@@ -262,8 +267,9 @@ def saliency_grid(
                 axes[row, col].axis("off")
             agreement = float(stability[name][row]) if name in stability else float("nan")
             if np.isfinite(agreement):
-                axes[row, col].text(0.5, -0.03, f"two-seed ρ {agreement:.2f}", transform=axes[row, col].transAxes,
-                                    ha="center", va="top", fontsize=7)
+                cap = ", cap" if name in capped and bool(capped[name][row]) else ""
+                axes[row, col].text(0.5, -0.03, f"two-seed ρ {agreement:.2f}{cap}",
+                                    transform=axes[row, col].transAxes, ha="center", va="top", fontsize=7)
         if row_labels is not None:
             axes[row, 0].text(-0.08, 0.5, row_labels[row], transform=axes[row, 0].transAxes,
                               rotation=90, ha="right", va="center", fontsize=8)

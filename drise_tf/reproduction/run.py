@@ -17,7 +17,13 @@ import numpy as np
 
 from drise_tf.core.compat import MODEL_SUFFIX
 from drise_tf.data import CLASS_NAMES, Standardizer, load_cifar10, resolve_source
-from drise_tf.evaluation.comparisons import DEFAULT_METHODS, method_comparison, sanity_check, similarity_comparison
+from drise_tf.evaluation.comparisons import (
+    DEFAULT_METHODS,
+    EXTRA_MASKING_ROWS,
+    method_comparison,
+    sanity_check,
+    similarity_comparison,
+)
 from drise_tf.explain import DRise, class_visualisation
 from drise_tf.metrics import Comparison, layer_groups
 from drise_tf.plotting.figure_sets import (
@@ -118,10 +124,14 @@ def _compared(standardizer: Standardizer, x_test: np.ndarray, y_test: np.ndarray
 
 def _drise_options(profile: Profile) -> Dict[str, Any]:
     """The shared D-RISE options of the comparisons: the profile's D-RISE design sets the D-RISE rows; RISE keeps its
-    own 7x7 bilinear preset and shares only N, batches and precision (see
-    :func:`drise_tf.evaluation.comparisons.method_options`)."""
-    return dict(n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
-                batch_size=profile.mask_batch, precision=profile.precision)
+    own 7x7 bilinear preset and shares only how a map is run: N (or the declared stability, its rounds and cap),
+    sampling, batches and precision (see :func:`drise_tf.evaluation.comparisons.method_options`)."""
+    options = dict(n_masks=profile.compare_masks, grid_size=profile.grid_size, p=profile.p,
+                   batch_size=profile.mask_batch, precision=profile.precision)
+    if profile.compare_stability is not None:
+        options.update(sampling="antithetic_sobol", target_stability=profile.compare_stability,
+                       max_masks=profile.compare_max_masks)
+    return options
 
 
 def compare_similarities(book: FigureBook, model: Any, standardizer: Standardizer, x_test: np.ndarray,
@@ -132,7 +142,8 @@ def compare_similarities(book: FigureBook, model: Any, standardizer: Standardize
     groups: Dict[str, List[str]] = {}
     for name in comparison.maps:
         groups.setdefault(name.split("/")[1], []).append(name)
-    comparison_figures(book, comparison, x, "05_similarity", "Similarity scores", groups, row_labels)
+    comparison_figures(book, comparison, x, "05_similarity", "Similarity scores", groups, row_labels,
+                       target_stability=profile.compare_stability)
     print(comparison.format(), flush=True)
     return comparison
 
@@ -143,7 +154,8 @@ def compare_methods(book: FigureBook, model: Any, standardizer: Standardizer, x_
     Faster-Score-CAM."""
     x, x_std, labels, row_labels = _compared(standardizer, x_test, y_test, profile.k_compare)
     comparison = method_comparison(model, x_std, labels, seed=profile.seed, **_drise_options(profile))
-    comparison_figures(book, comparison, x, "06_methods", "Methods", {"": list(comparison.maps)}, row_labels)
+    comparison_figures(book, comparison, x, "06_methods", "Methods", {"": list(comparison.maps)}, row_labels,
+                       target_stability=profile.compare_stability)
     print(comparison.format(), flush=True)
     return comparison
 
@@ -152,11 +164,11 @@ def check_sanity(book: FigureBook, model: Any, standardizer: Standardizer, x_tes
                  profile: Profile) -> Dict[str, Any]:
     """Cascading model-randomisation check, one cascade step per stage of the model.
 
-    Every compared method except the extra masking variants (RISE, D-RISE probability): one D-RISE map costs
+    Every compared method except the extra masking variants (:data:`EXTRA_MASKING_ROWS`): one D-RISE map costs
     ``sanity_masks`` forward passes per image and cascade step, so one D-RISE variant (the thesis's) stands for
     the family.
     """
-    methods = {name: spec for name, spec in DEFAULT_METHODS.items() if name not in ("RISE", "D-RISE probability")}
+    methods = {name: spec for name, spec in DEFAULT_METHODS.items() if name not in EXTRA_MASKING_ROWS}
     _, x_std, labels, _ = _compared(standardizer, x_test, y_test, profile.k_sanity)
     rows = sanity_check(model, x_std, labels, methods=methods, layers=layer_groups(model), seed=profile.seed,
                         n_masks=profile.sanity_masks, grid_size=profile.grid_size, p=profile.p,

@@ -74,14 +74,17 @@ def test_method_comparison_runs_rise_on_its_preset_though_the_shared_options_nam
     model = tiny_gap_classifier(16)
     found = comparisons.method_comparison(model, images, labels, step=64, seed=1, n_masks=8, grid_size=16, p=0.3,
                                           upsample="nearest", batch_size=8)
-    assert list(found.maps) == ["D-RISE cosine (thesis) p 0.3", "D-RISE probability p 0.3", "RISE", "Saliency",
-                                "SmoothGrad", "Grad-CAM", "Grad-CAM++", "Faster-Score-CAM"]
+    assert list(found.maps) == ["D-RISE cosine (thesis) p 0.3", "D-RISE probability p 0.3",
+                                "D-RISE recommended 12x12 bilinear", "RISE", "Saliency", "SmoothGrad",
+                                "Grad-CAM", "Grad-CAM++", "Faster-Score-CAM"]
     rise = [explainer for name, explainer in made if name == "rise"]
     drise = [explainer for name, explainer in made if name == "drise"]
     assert len(rise) == 1 and mask_design(rise[0]) == RISE_DESIGN
     assert (rise[0].n_masks, rise[0].batch_size, rise[0]._seed) == (8, 8, 1)  # the run options are shared
-    assert [mask_design(e)[:3] for e in drise] == [((16, 16), "nearest", 0.3)] * 2
-    assert [mask_design(e)[4:] for e in drise] == [("cosine", "none"), ("probability", "debiased")]
+    # the recommended row's own design wins over the shared one
+    assert [mask_design(e)[:3] for e in drise] == [((16, 16), "nearest", 0.3)] * 2 + [((12, 12), "bilinear", 0.5)]
+    assert [mask_design(e)[4:] for e in drise] == [("cosine", "none"), ("probability", "debiased"),
+                                                   ("probability", "np")]
 
 
 def test_a_method_s_own_options_win_and_a_rise_with_its_own_design_says_so(made):

@@ -489,3 +489,13 @@ def test_calls_figure_draws_one_line_per_method_through_its_budgets(tmp_path):
     assert dodged.lines[0].get_xdata().tolist() == pytest.approx([750.0 / 1.1 ** 0.5, 2000.0 / 1.1 ** 0.5])
     with pytest.raises(ValueError, match="panels"):
         plots.calls_figure({})
+
+
+def test_saliency_grid_says_which_panels_stopped_at_the_cap(tmp_path):
+    fig = written(plots.saliency_grid(IMAGES, {"a": MAPS, "b": MAPS}, stability={"a": [0.91, 0.74, 0.95],
+                                                                                 "b": [1.0, 1.0, 1.0]},
+                                      capped={"a": [False, True, False]}), tmp_path)
+    texts = sorted(text.get_text() for ax in fig.axes for text in ax.texts if "ρ" in text.get_text())
+    assert texts == sorted(["two-seed ρ 0.91", "two-seed ρ 0.74, cap", "two-seed ρ 0.95"] + ["two-seed ρ 1.00"] * 3)
+    with pytest.raises(ValueError, match=r"capped\['c'\]"):
+        plots.saliency_grid(IMAGES, {"a": MAPS}, capped={"c": [True, True, True]})
