@@ -233,7 +233,7 @@ def saliency_grid(
         left out, or NaN, gets no number (unknown).
     capped : dict, optional
         Column name -> whether each map stopped at its cap of masks before its target stability (B,): such a
-        panel's number reads "two-seed ρ 0.74, cap".
+        panel's number, rounded down to three decimals, reads "two-seed ρ 0.899, cap".
     """
     images = np.asarray(images_uint8)
     if images.ndim not in (3, 4) or len(images) < 1:
@@ -267,19 +267,26 @@ def saliency_grid(
                 axes[row, col].axis("off")
             agreement = float(stability[name][row]) if name in stability else float("nan")
             if np.isfinite(agreement):
-                cap = ", cap" if name in capped and bool(capped[name][row]) else ""
-                axes[row, col].text(0.5, -0.03, f"two-seed ρ {agreement:.2f}{cap}",
+                axes[row, col].text(0.5, -0.03, _stability_label(agreement, name in capped and bool(capped[name][row])),
                                     transform=axes[row, col].transAxes, ha="center", va="top", fontsize=7)
         if row_labels is not None:
             axes[row, 0].text(-0.08, 0.5, row_labels[row], transform=axes[row, 0].transAxes,
                               rotation=90, ha="right", va="center", fontsize=8)
     axes[0, 0].set_title("Image", fontsize=9)
     for col, name in enumerate(maps, start=1):
-        axes[0, col].set_title(name, fontsize=9)
+        axes[0, col].set_title(textwrap.fill(name, 22, break_long_words=False), fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _stability_label(agreement: float, capped: bool) -> str:
+    """The text under a map: its two-seed Spearman; a map that stopped at its cap of masks shows it rounded down to
+    three decimals, so that it never reads as its target ("two-seed ρ 0.899, cap")."""
+    if capped:
+        return f"two-seed ρ {np.floor(agreement * 1000) / 1000:.3f}, cap"
+    return f"two-seed ρ {agreement:.2f}"
 
 
 def uncertainty_figure(

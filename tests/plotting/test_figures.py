@@ -177,6 +177,17 @@ def test_saliency_grid(tmp_path):
         plots.saliency_grid(IMAGES, maps, row_labels=["a"])
 
 
+def test_saliency_grid_wraps_a_long_column_name_so_that_titles_do_not_overlap(tmp_path):
+    maps = {"D-RISE cosine (thesis)": MAPS, "D-RISE recommended 12x12 bilinear": MAPS, "RISE": MAPS}
+    fig = written(plots.saliency_grid(IMAGES, maps), tmp_path)
+    assert [ax.get_title() for ax in fig.axes[1:4]] == ["D-RISE cosine (thesis)", "D-RISE recommended\n12x12 bilinear",
+                                                        "RISE"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes[:4]]
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
+
+
 def test_saliency_grid_gives_each_panel_its_two_seed_spearman(tmp_path):
     maps = {"D-RISE cosine": MAPS, "Grad-CAM": MAPS, "SmoothGrad": MAPS}
     stability = {"D-RISE cosine": [0.25, 0.5, np.nan], "Grad-CAM": np.ones(3)}  # SmoothGrad: unknown
@@ -492,10 +503,12 @@ def test_calls_figure_draws_one_line_per_method_through_its_budgets(tmp_path):
 
 
 def test_saliency_grid_says_which_panels_stopped_at_the_cap(tmp_path):
-    fig = written(plots.saliency_grid(IMAGES, {"a": MAPS, "b": MAPS}, stability={"a": [0.91, 0.74, 0.95],
+    fig = written(plots.saliency_grid(IMAGES, {"a": MAPS, "b": MAPS}, stability={"a": [0.91, 0.74, 0.8996],
                                                                                  "b": [1.0, 1.0, 1.0]},
-                                      capped={"a": [False, True, False]}), tmp_path)
+                                      capped={"a": [False, True, True]}), tmp_path)
     texts = sorted(text.get_text() for ax in fig.axes for text in ax.texts if "ρ" in text.get_text())
-    assert texts == sorted(["two-seed ρ 0.91", "two-seed ρ 0.74, cap", "two-seed ρ 0.95"] + ["two-seed ρ 1.00"] * 3)
+    # a capped map's number is rounded down: 0.8996 must not read as the target 0.90
+    assert texts == sorted(["two-seed ρ 0.91", "two-seed ρ 0.740, cap", "two-seed ρ 0.899, cap"]
+                           + ["two-seed ρ 1.00"] * 3)
     with pytest.raises(ValueError, match=r"capped\['c'\]"):
         plots.saliency_grid(IMAGES, {"a": MAPS}, capped={"c": [True, True, True]})
