@@ -114,9 +114,9 @@ class Profile:
 # The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
 # at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
 # the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
-# measured the choice, see docs/results.md), and draw their 6 grid images only: each Monte Carlo map runs to the
-# declared stability (the thesis's D-RISE needs 10,000-40,000 masks for it), and the first command stays under 15
-# minutes on a 2-core AVX2 CPU.
+# measured the choice, see docs/results.md) and run on 4 images only, all of them drawn: each Monte Carlo map runs to
+# the declared stability (the thesis's D-RISE needs 12,000-40,000 masks for it), and the first command stays under 15
+# minutes on a 2-core AVX2 CPU (docs/usage.md).
 _QUICK = Profile(
     name="quick",
     run_name="quick",
@@ -133,7 +133,7 @@ _QUICK = Profile(
     epoch0_train="originals",
     n_masks=5000,
     k_images=5,
-    k_compare=6,
+    k_compare=4,
     compare_masks=1000,
     k_sanity=4,
     sanity_masks=500,
@@ -151,7 +151,7 @@ PROFILES: Dict[str, Profile] = {
     # models/strong (benchmarks/strong_profile_tradeoff.py measured the choice; see docs/strong-network.md).
     "strong": _QUICK.replace(
         name="strong", run_name="strong", width=32, recipe="cpu_strong", epochs=50, n_train=19000, n_val=1000,
-        augmentation="random_cutout", train_precision="bfloat16", keep_epochs=(5, 10, 20),
+        augmentation="random_cutout", train_precision="bfloat16", keep_epochs=(5, 10, 20), k_compare=6,
     ),
     # The Keras CNN study's model (simple_cnn, Adam, 16k images, 5 epochs): minutes on any CPU.
     "keras_cnn": Profile(
