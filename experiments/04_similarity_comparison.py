@@ -6,7 +6,7 @@ margin, KL, ... are registered too, and a custom score is added below in a few l
 becomes the map under an aggregation: none (the raw sum, the thesis), np (divided by N*p, RISE), coverage (divided
 per pixel by how many masks kept it) or debiased (minus the mean score times the per-pixel mask sum).
 
-On the first K test images (the profile's k_compare: 50 on the thesis profile, 4 on quick), explained for their
+On the first K test images (the profile's k_compare: 50 on the thesis profile, 3 on quick), explained for their
 true class, every score x aggregation comes from ONE set of forward passes (DRise.explain_scores); then the
 deletion / insertion AUC of every variant (mean and 95% interval, printed and written as CSV), a grid of maps
 (images x scores), the AUC bars per aggregation and the pairwise agreement (Spearman rank correlation, top-10%
@@ -27,7 +27,7 @@ from drise_tf import AGGREGATIONS, CLASS_NAMES, DRise, metrics, plotting, setup,
 exp = setup(__file__)
 
 # %% Parameters
-K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 4)
+K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 3)
 N_MASKS = exp.profile.compare_masks  # masks per map (thesis profile: 2000, quick: 1000); with
 # TARGET_STABILITY the masks per round
 GRID_SIZE = exp.profile.grid_size  # mask grid cells per side (thesis: 16)

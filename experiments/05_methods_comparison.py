@@ -1,6 +1,6 @@
 """05 - D-RISE against RISE, Saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and Faster-Score-CAM, and a sanity check.
 
-On the first K test images (the profile's k_compare: 50 on the thesis profile, 4 on quick): the maps of every method
+On the first K test images (the profile's k_compare: 50 on the thesis profile, 3 on quick): the maps of every method
 for the true class, their deletion / insertion AUC (mean and 95% interval, printed and written as CSV), a grid of
 maps, the AUC bars and the pairwise rank agreement; then the cascading model-randomisation check of Adebayo et al.
 on the model's stages from the top down (a map that survives randomised weights does not explain the model).
@@ -14,7 +14,7 @@ from drise_tf import CLASS_NAMES, evaluation, make_explainer, metrics, plotting,
 exp = setup(__file__)
 
 # %% Parameters
-K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 4)
+K_IMAGES = exp.profile.k_compare  # the first K test images, explained for their TRUE class (thesis: 50, quick: 3)
 N_MASKS = exp.profile.compare_masks  # masks per D-RISE / RISE map (thesis profile: 2000, quick: 1000); with
 # TARGET_STABILITY the masks per round
 GRID_SIZE = exp.profile.grid_size  # D-RISE mask grid cells per side (thesis: 16)
@@ -45,7 +45,7 @@ METHODS = {
 }
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32)
-K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis profile: 8, quick: 4)
+K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis profile: 8, quick: 3)
 N_CASCADE_STEPS = None  # randomise this many stages (metrics.layer_groups), from the top down; None: all
 # methods checked (each is recomputed once per randomised stage), the masking ones at a fixed N_MASKS: a randomised
 # model's maps need not ever reach the declared stability

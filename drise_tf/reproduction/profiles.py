@@ -114,7 +114,7 @@ class Profile:
 # The thesis's network in minutes on a 2-core AVX2 CPU: ResNet-18's topology (same 8 BasicBlocks and layer names)
 # at a reduced base width, trained with the CPU recipe on the development subset, then every thesis step at
 # the thesis's N = 5000 masks; the comparisons use fewer images and masks (benchmarks/quick_profile_tradeoff.py
-# measured the choice, see docs/results.md) and run on 4 images only, all of them drawn: each Monte Carlo map runs to
+# measured the choice, see docs/results.md) and run on 3 images only, all of them drawn: each Monte Carlo map runs to
 # the declared stability (the thesis's D-RISE needs 12,000-40,000 masks for it), and the first command stays under 15
 # minutes on a 2-core AVX2 CPU (docs/usage.md).
 _QUICK = Profile(
@@ -133,7 +133,7 @@ _QUICK = Profile(
     epoch0_train="originals",
     n_masks=5000,
     k_images=5,
-    k_compare=4,
+    k_compare=3,
     compare_masks=1000,
     k_sanity=4,
     sanity_masks=500,
@@ -192,7 +192,7 @@ PROFILES: Dict[str, Profile] = {
         grid_size=4,
         mask_batch=20,
         k_images=1,
-        k_compare=4,
+        k_compare=3,
         compare_masks=40,
         compare_max_masks=120,
         k_sanity=2,
