@@ -45,7 +45,7 @@ METHODS = {
 }
 GRID_IMAGES = 6  # rows of the grid
 STEP = None  # pixels per deletion / insertion step (None: H*W/32)
-K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis profile: 8, quick: 3)
+K_SANITY = exp.profile.k_sanity  # images of the randomisation check (thesis profile: 8, quick: 4)
 N_CASCADE_STEPS = None  # randomise this many stages (metrics.layer_groups), from the top down; None: all
 # methods checked (each is recomputed once per randomised stage), the masking ones at a fixed N_MASKS: a randomised
 # model's maps need not ever reach the declared stability
