@@ -197,6 +197,7 @@ def method_comparison(
     methods: Optional[Mapping[str, Tuple[str, Dict[str, Any]]]] = None,
     step: Optional[int] = None,
     seed: int = 0,
+    scored: Optional[Comparison] = None,
     **drise_options: Any,
 ) -> Comparison:
     """D-RISE variants against RISE, saliency, SmoothGrad and the CAM methods on the same images and targets.
@@ -207,6 +208,12 @@ def method_comparison(
         Display name -> (explainer name, options); default :data:`DEFAULT_METHODS`.
     seed : int
         Seed of every method with a random step (masks, SmoothGrad noise): same seed, same maps.
+    scored : Comparison, optional
+        A :func:`similarity_comparison` of the same images and targets with the same ``seed`` and D-RISE options (the
+        caller's promise: a :class:`~drise_tf.metrics.Comparison` does not hold them):
+        a D-RISE row that differs from its masks only by its score and aggregation takes that comparison's map
+        (``"<score>/<aggregation>"``, with its stability and masks) instead of drawing the same masks again. With
+        ``target_stability`` such a map ran until every variant of ``scored`` reached it: it is at least as stable.
     **drise_options
         Shared D-RISE options (``n_masks``, ``grid_size``, ``p``, ``precision``, ``batch_size``; ``target_stability``
         and ``max_masks`` for a fixed stability instead of a fixed N): the design options set the D-RISE rows only,
@@ -217,10 +224,33 @@ def method_comparison(
     Comparison
         Named by :func:`method_label`.
     """
-    maps, stability, masks_used = explain_methods(model, images, targets,
-                                                  methods=DEFAULT_METHODS if methods is None else methods, seed=seed,
-                                                  progress=True, **drise_options)
+    methods = DEFAULT_METHODS if methods is None else methods
+    known = {} if scored is None else _scored_rows(scored, methods, seed, drise_options)
+    maps, stability, masks_used = explain_methods(model, images, targets, methods=methods, seed=seed, progress=True,
+                                                  known=known, **drise_options)
     return compare(model, images, maps, step=step, stability=stability, masks_used=masks_used)
+
+
+#: The options by which D-RISE maps drawn from the same masks differ.
+_SCORE_OPTIONS = ("similarity", "aggregation")
+
+
+def _scored_rows(scored: Comparison, methods: Mapping[str, Tuple[str, Dict[str, Any]]], seed: int,
+                 drise_options: Mapping[str, Any]) -> Dict[str, Tuple[np.ndarray, ...]]:
+    """Label -> (maps, stability, masks used) of ``scored`` for every D-RISE row of ``methods`` that differs from
+    the masks of a :func:`similarity_comparison` with ``seed`` and ``drise_options`` only by its score and
+    aggregation."""
+    masks = {key: value for key, value in method_options("drise", {}, seed, drise_options).items()
+             if key not in _SCORE_OPTIONS}
+    known = {}
+    for label, name, options in _rows(methods, seed, drise_options):
+        if name != "drise" or not all(key in options for key in _SCORE_OPTIONS):
+            continue
+        variant = f"{getattr(options['similarity'], 'name', options['similarity'])}/{options['aggregation']}"
+        same_masks = {key: value for key, value in options.items() if key not in _SCORE_OPTIONS} == masks
+        if same_masks and variant in scored.maps:
+            known[label] = (scored.maps[variant], scored.stability[variant], scored.masks_used[variant])
+    return known
 
 
 def explain_methods(
@@ -231,6 +261,7 @@ def explain_methods(
     methods: Mapping[str, Tuple[str, Dict[str, Any]]],
     seed: int = 0,
     progress: bool = False,
+    known: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]] = None,
     **drise_options: Any,
 ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
     """The maps of several methods on the same images and targets, with what is known of their Monte Carlo noise.
@@ -243,6 +274,9 @@ def explain_methods(
         Seed of every method with a random step (masks, SmoothGrad noise): same seed, same maps.
     progress : bool
         Print a line as each method is done.
+    known : dict, optional
+        Label (:func:`method_label`) -> (maps, stability, masks used) of rows already explained on these images
+        with these options: taken as they are, not explained again.
     **drise_options
         Shared D-RISE options (see :func:`method_comparison` and :func:`method_options`).
 
@@ -253,7 +287,16 @@ def explain_methods(
         methods, 1 for deterministic methods, absent where unknown); name -> masks behind each map (masking methods).
     """
     maps, stability, masks_used = {}, {}, {}
+    known = dict(known or {})
+    unknown = set(known) - {label for label, _, _ in _rows(methods, seed, drise_options)}
+    if unknown:
+        raise ValueError(f"known names rows that methods does not have: {sorted(unknown)}")
     for label, name, options in _rows(methods, seed, drise_options):
+        if label in known:
+            maps[label], stability[label], masks_used[label] = known[label]
+            if progress:
+                print(f"[compare] {label}: taken from the same masks' scores", flush=True)
+            continue
         explainer = explain.make_explainer(name, model, **options)
         if "return_stability" in explainer.extra_returns:
             maps[label], stability[label] = explainer.explain(images, targets, return_stability=True)

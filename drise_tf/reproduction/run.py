@@ -149,11 +149,12 @@ def compare_similarities(book: FigureBook, model: Any, standardizer: Standardize
 
 
 def compare_methods(book: FigureBook, model: Any, standardizer: Standardizer, x_test: np.ndarray,
-                    y_test: np.ndarray, profile: Profile) -> Comparison:
+                    y_test: np.ndarray, profile: Profile, scored: Optional[Comparison] = None) -> Comparison:
     """D-RISE variants against RISE (its own 7x7 bilinear preset), saliency, SmoothGrad, Grad-CAM, Grad-CAM++ and
-    Faster-Score-CAM."""
+    Faster-Score-CAM; the thesis's D-RISE rows take their maps from ``scored`` (:func:`compare_similarities` of the
+    same images: the same masks) when given."""
     x, x_std, labels, row_labels = _compared(standardizer, x_test, y_test, profile.k_compare)
-    comparison = method_comparison(model, x_std, labels, seed=profile.seed, **_drise_options(profile))
+    comparison = method_comparison(model, x_std, labels, seed=profile.seed, scored=scored, **_drise_options(profile))
     comparison_figures(book, comparison, x, "06_methods", "Methods", {"": list(comparison.maps)}, row_labels,
                        target_stability=profile.compare_stability)
     print(comparison.format(), flush=True)
@@ -257,8 +258,8 @@ def reproduce(
     print("Confusion matrix (rows: true, columns: predicted):\n", np.asarray(evaluation["confusion_matrix"]),
           flush=True)
     thesis_maps(book, model, standardizer, x_test, y_test, prof)
-    compare_similarities(book, model, standardizer, x_test, y_test, prof)
-    compare_methods(book, model, standardizer, x_test, y_test, prof)
+    scored = compare_similarities(book, model, standardizer, x_test, y_test, prof)
+    compare_methods(book, model, standardizer, x_test, y_test, prof, scored)
     check_sanity(book, model, standardizer, x_test, y_test, prof)
     run_studies(book, model, standardizer, x_test, y_test, prof)
     index = book.write_index()

@@ -166,3 +166,27 @@ def test_shared_options_reach_rise_only_as_run_options_and_a_method_s_own_option
     options = set(inspect.signature(DRise.__init__).parameters) - {"self", "model", "normalize"}
     assert options == set(DESIGN_OPTIONS) | set(comparisons.SHARED_OPTIONS)
     assert not set(DESIGN_OPTIONS) & set(comparisons.SHARED_OPTIONS)
+
+
+def test_method_comparison_takes_the_thesis_rows_from_a_similarity_comparison_of_the_same_masks(made):
+    images, labels = _images(3)
+    model = tiny_gap_classifier()
+    options = dict(n_masks=12, grid_size=2, batch_size=6)
+    methods = {"thesis": ("drise", {"similarity": "cosine", "aggregation": "none"}),
+               "probability": ("drise", {"similarity": "probability", "aggregation": "debiased"}),
+               "other grid": ("drise", {"similarity": "cosine", "aggregation": "none", "grid_size": 3}),
+               "RISE": ("rise", {})}
+    drawn = comparisons.method_comparison(model, images, labels, methods=methods, step=16, seed=4, **options)
+    scored = comparisons.similarity_comparison(model, images, labels, similarities=["cosine", "probability"],
+                                               step=16, seed=4, **options)
+    made.clear()
+    taken = comparisons.method_comparison(model, images, labels, methods=methods, step=16, seed=4, scored=scored,
+                                          **options)
+    # the same masks give the same maps whether drawn again or taken; only the rows with other masks are explained
+    for name in ("thesis 2x2", "probability 2x2"):
+        np.testing.assert_allclose(taken.maps[name], drawn.maps[name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(taken.stability[name], drawn.stability[name], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(taken.maps["other grid 3x3"], drawn.maps["other grid 3x3"])
+    assert [name for name, _ in made] == ["drise", "rise"]
+    with pytest.raises(ValueError, match="known names rows"):
+        comparisons.explain_methods(model, images, labels, methods=methods, known={"nope": (None, None, None)})
