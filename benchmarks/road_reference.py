@@ -10,7 +10,7 @@ accuracy. This measures what each departure moves, alone and all three together:
 as they were declared (:data:`METHODS`, ``DEFAULT_METHODS`` of December 2026: D-RISE cosine and probability, RISE,
 Saliency, SmoothGrad, Grad-CAM, Grad-CAM++, Faster-Score-CAM; the evaluation's 2,000 antithetic masks) on seeded
 random test images, for the true class, measured by ROAD with the evaluation's fractions and noise seeds under each
-setting (the same seeds: the noise is paired too). Result on the shipped strong network: docs/networks/road_reference.md.
+setting (the same seeds: the noise is paired too). On the shipped strong network: docs/networks/road_reference.md.
 
 Prints, and writes to ``--out`` (markdown, atomically), per setting and method, the mean ROAD gap and its paired
 difference from the project's setting (95% bootstrap interval over the images, Wilcoxon p); per setting, Kendall's
