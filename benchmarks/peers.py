@@ -45,6 +45,12 @@ xplique's RISE draws its masks from TensorFlow's global generator inside a compi
 run draws other (equally random) masks for the chunks after the resume. D-RISE's masks come from its own seed and are
 the same for every chunk.
 
+How long: a 5-image trial of both networks (every image with both seeds) took 10.7 minutes on a 2-core AMD EPYC with
+AVX512-BF16 shared with another run (strong at 4,000 calls: about 5.5 s per map for RISE and D-RISE, 6.8 s for
+xplique's RISE, 7.4 s for Sobol; HSIC's 1,500 designs 9.4 s at 2,000 calls). The declared run: keras_cnn about 40
+minutes, strong about 3.5 hours of an idle machine of that kind, so strong runs over more than one session
+(``--resume``; commit the chunks).
+
 Results (resumable, chunk by chunk, each file atomic) go to ``<out>/<network>/calls-<budget>/`` with the evaluation's
 report; the answer, a table (``peers.md``, ``peers.csv``) and one figure (``road_gap_calls.png``, ROAD gap against
 model calls, one line per method), to ``<out>``.
