@@ -288,10 +288,11 @@ def explain_methods(
     """
     maps, stability, masks_used = {}, {}, {}
     known = dict(known or {})
-    unknown = set(known) - {label for label, _, _ in _rows(methods, seed, drise_options)}
+    rows = _rows(methods, seed, drise_options)
+    unknown = set(known) - {label for label, _, _ in rows}
     if unknown:
         raise ValueError(f"known names rows that methods does not have: {sorted(unknown)}")
-    for label, name, options in _rows(methods, seed, drise_options):
+    for label, name, options in rows:
         if label in known:
             maps[label], stability[label], masks_used[label] = known[label]
             if progress:
